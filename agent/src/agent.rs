@@ -1,0 +1,180 @@
+//! `glassbox run`: builds the shared state (CA, TLS, upstream pool, store), binds the
+//! proxy, attaches the eBPF programs, keeps targets fresh and the status file current,
+//! and on SIGINT/SIGTERM detaches, flushes the store and marks itself stopped.
+use std::{
+    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, atomic::Ordering},
+    time::Duration,
+};
+
+use anyhow::Context as _;
+use rustls::ServerConfig;
+use tokio::{net::TcpListener, signal::unix::SignalKind};
+use tracing::{info, warn};
+
+use crate::{
+    accept,
+    ca::Ca,
+    config::Config,
+    origin::OriginInfo,
+    record::rfc3339,
+    redirect::{Redirect, cgroup2_root},
+    status::{self, Counters, Status},
+    store, targets, tls,
+    upstream::Upstream,
+};
+
+/// What every connection task shares.
+pub struct Shared {
+    pub config: Config,
+    pub server_tls: Arc<ServerConfig>,
+    pub upstream: Arc<Upstream>,
+    pub redirect: Arc<Mutex<Redirect>>,
+    pub counters: Arc<Counters>,
+    pub records: store::Writer,
+}
+
+impl Shared {
+    /// The origin of an accepted connection. The sockops program stores it before the
+    /// client's ACK is sent, so it is there by accept; a short retry covers the unexpected.
+    pub fn take_origin(&self, peer: SocketAddr) -> Option<OriginInfo> {
+        for attempt in 0..3 {
+            if let Some(origin) = self.redirect.lock().expect("redirect poisoned").take_origin(peer) {
+                return Some(origin);
+            }
+            if attempt < 2 {
+                std::thread::yield_now();
+            }
+        }
+        None
+    }
+}
+
+/// Creates the state directory, root-only.
+pub fn ensure_state_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("failed to create state directory {}", dir.display()))
+}
+
+/// Loads the CA (creating it on first use) for the configured providers.
+pub fn load_ca(config: &Config) -> anyhow::Result<Ca> {
+    ensure_state_dir(&config.storage.dir)?;
+    let hosts: Vec<String> = config.hosts().map(str::to_owned).collect();
+    Ca::load_or_create(&config.ca_dir(), &hosts).context("failed to load the local CA")
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let ca = load_ca(&config)?;
+    let hosts: Vec<String> = config.hosts().map(str::to_owned).collect();
+    let resolver = Arc::new(tls::LeafResolver::new(ca, hosts.clone()));
+    let server_tls = tls::server_config(resolver)?;
+    let extra_ca = (!config.upstream.extra_ca_file.is_empty()).then(|| PathBuf::from(&config.upstream.extra_ca_file));
+    let client_tls = tls::client_config(extra_ca.as_deref()).context("failed to build the upstream TLS config")?;
+    let upstream = Upstream::new(client_tls, Duration::from_secs(config.upstream.connect_timeout_secs));
+
+    let db = store::open_writer(&config.db_path())?;
+    let records = store::Writer::spawn(db);
+
+    let port = config.intercept.port;
+    let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .with_context(|| format!("failed to bind 127.0.0.1:{port}"))?;
+    let v6 = match TcpListener::bind((Ipv6Addr::LOCALHOST, port)).await {
+        Ok(l) => Some(l),
+        Err(error) => {
+            warn!(message = "IPv6 loopback unavailable; IPv6 clients will not be intercepted.", %error);
+            None
+        }
+    };
+
+    let cgroup =
+        if config.intercept.cgroup.is_empty() { cgroup2_root()? } else { PathBuf::from(&config.intercept.cgroup) };
+    let redirect = Redirect::attach(&cgroup, port).context("failed to attach the eBPF programs")?;
+    let ebpf_object = redirect.object_hash().to_owned();
+    let redirect = Arc::new(Mutex::new(redirect));
+    let counters = Arc::new(Counters::default());
+
+    // Targets are in place before the status says we run.
+    let resolved = targets::resolve_all(&hosts, config.intercept.target_port).await;
+    let mut initial = targets::TargetSet::default();
+    let ttl = Duration::from_secs(config.intercept.target_ttl_secs);
+    initial.update(resolved, std::time::Instant::now(), ttl);
+    redirect.lock().expect("redirect poisoned").set_targets(&initial.addrs())?;
+    counters.targets.store(initial.addrs().len() as u64, Ordering::Relaxed);
+    tokio::spawn(targets::refresh_loop(
+        redirect.clone(),
+        hosts,
+        config.intercept.target_port,
+        Duration::from_secs(config.intercept.refresh_secs),
+        ttl,
+        counters.clone(),
+    ));
+
+    let status_path = config.status_path();
+    let shared = Arc::new(Shared {
+        config,
+        server_tls,
+        upstream,
+        redirect: redirect.clone(),
+        counters: counters.clone(),
+        records: records.clone(),
+    });
+    let mut listeners = vec![tokio::spawn(accept::serve(v4, shared.clone()))];
+    if let Some(v6) = v6 {
+        listeners.push(tokio::spawn(accept::serve(v6, shared.clone())));
+    }
+
+    let base = Status {
+        running: true,
+        pid: std::process::id(),
+        started: rfc3339(std::time::SystemTime::now()),
+        cgroup: cgroup.display().to_string(),
+        port,
+        ebpf_object,
+        ..Status::default()
+    };
+    let snapshot = {
+        let (counters, redirect, base, writer) = (counters.clone(), redirect.clone(), base.clone(), records.clone());
+        move |running: bool| Status {
+            running,
+            connections: counters.connections(),
+            loops: counters.loops.load(Ordering::Relaxed),
+            records_dropped: writer.dropped(),
+            targets: counters.targets.load(Ordering::Relaxed),
+            kernel: serde_json::to_value(redirect.lock().expect("redirect poisoned").stats()).unwrap_or_default(),
+            ..base.clone()
+        }
+    };
+    status::write(&status_path, &snapshot(true)).context("failed to write the status file")?;
+    info!(message = "glassbox is running.", cgroup = %cgroup.display(), port);
+
+    let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(error) = status::write(&status_path, &snapshot(true)) {
+                    warn!(message = "Failed to write the status file.", %error);
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+
+    info!(message = "Stopping: detaching and flushing records.");
+    for listener in listeners {
+        listener.abort();
+    }
+    // Records of requests that already ended are committed; requests still streaming
+    // are cut by the exit and recorded as far as they got only if they end first.
+    records.flush().await;
+    status::write(&status_path, &snapshot(false)).context("failed to write the status file")?;
+    // Returning drops the programs' links: the kernel detaches them and traffic goes direct.
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! The intercepting HTTP proxy for one client connection: terminates TLS with the minted
+//! leaf, serves HTTP/1.1 or h2 as ALPN chose, checks each request's Host against the SNI,
+//! forwards it upstream with hop-by-hop headers removed, streams the response back as it
+//! arrives, and hands a record to the store when the response ends.
+use std::{
+    convert::Infallible,
+    sync::{Arc, atomic::AtomicU64},
+    time::{Instant, SystemTime},
+};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::{
+    body::Incoming,
+    server::conn::{http1, http2},
+    service::service_fn,
+};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, warn};
+
+use crate::{
+    agent::Shared,
+    body::{Counted, End, Watched},
+    origin::{OriginInfo, user_name},
+    record::{Record, rfc3339, version_name},
+    rewind::Rewind,
+    status::Counters,
+    tls::ALPN_H2,
+};
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+/// What every request on one client connection shares.
+struct Conn {
+    sni: Arc<str>,
+    provider: String,
+    origin: OriginInfo,
+    user: String,
+}
+
+pub async fn serve(
+    stream: TcpStream,
+    hello: BytesMut,
+    sni: String,
+    provider: String,
+    origin: OriginInfo,
+    shared: Arc<Shared>,
+) {
+    let acceptor = TlsAcceptor::from(shared.server_tls.clone());
+    let tls = match acceptor.accept(Rewind::new(hello, stream)).await {
+        Ok(tls) => tls,
+        Err(error) => {
+            Counters::bump(&shared.counters.failed);
+            debug!(message = "Client TLS handshake failed.", %sni, %error);
+            return;
+        }
+    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(ALPN_H2);
+    let user = user_name(origin.process.uid);
+    let conn = Arc::new(Conn { sni: sni.into(), provider, origin, user });
+    let service = service_fn(move |req| handle(req, conn.clone(), shared.clone()));
+    let io = TokioIo::new(tls);
+    let result = if h2 {
+        http2::Builder::new(TokioExecutor::new()).serve_connection(io, service).await
+    } else {
+        http1::Builder::new().serve_connection(io, service).await
+    };
+    if let Err(error) = result {
+        debug!(message = "Client connection ended with an error.", %error);
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    conn: Arc<Conn>,
+    shared: Arc<Shared>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
+    let mut record = Record {
+        id: 0,
+        time: rfc3339(SystemTime::now()),
+        provider: conn.provider.clone(),
+        host: conn.sni.to_string(),
+        method: req.method().to_string(),
+        path: req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string),
+        status: None,
+        duration_ms: 0.0,
+        ttfb_ms: None,
+        bytes_sent: 0,
+        bytes_received: 0,
+        http_version: version_name(req.version()).to_owned(),
+        upstream_version: None,
+        dst: conn.origin.dst.0.to_string(),
+        process: conn.origin.process.clone(),
+        user: conn.user.clone(),
+        outcome: String::new(),
+        error: None,
+    };
+
+    if let Some(host) = request_host(&req)
+        && !host.eq_ignore_ascii_case(&conn.sni)
+    {
+        let reason = format!("request for {host} on a connection for {}", conn.sni);
+        return Ok(fail(&shared, record, started, StatusCode::MISDIRECTED_REQUEST, reason));
+    }
+
+    let (mut parts, body) = req.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let sent = Arc::new(AtomicU64::new(0));
+    let upstream_req = Request::from_parts(parts, Counted::new(body, sent.clone()));
+
+    let (resp, version) = match shared.upstream.send(conn.origin.dst, &conn.sni, upstream_req).await {
+        Ok(ok) => ok,
+        Err(error) => {
+            let reason = crate::error_chain(&error);
+            warn!(message = "Upstream request failed.", host = %conn.sni, dst = %conn.origin.dst.0, error = %reason, before_request = error.before_request());
+            record.bytes_sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+            return Ok(fail(&shared, record, started, StatusCode::BAD_GATEWAY, reason));
+        }
+    };
+    record.ttfb_ms = Some(ms(started));
+    record.status = Some(resp.status().as_u16());
+    record.upstream_version = Some(version_name(version).to_owned());
+
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let on_end = move |end: End, received: u64| {
+        record.duration_ms = ms(started);
+        record.bytes_received = received;
+        record.bytes_sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        (record.outcome, record.error) = match end {
+            End::Complete => ("complete".to_owned(), None),
+            End::UpstreamError(e) => ("upstream_error".to_owned(), Some(e)),
+            End::Abandoned => ("abandoned".to_owned(), Some("client went away before the end".to_owned())),
+        };
+        shared.records.submit(record);
+    };
+    Ok(Response::from_parts(parts, Watched::new(body, on_end).boxed()))
+}
+
+/// Answers the client with `status` and records why.
+fn fail(
+    shared: &Shared,
+    mut record: Record,
+    started: Instant,
+    status: StatusCode,
+    reason: String,
+) -> Response<ProxyBody> {
+    let body = Bytes::from(format!("glassbox: {reason}\n"));
+    record.status = Some(status.as_u16());
+    record.duration_ms = ms(started);
+    record.bytes_received = body.len() as u64;
+    record.outcome = "failed".to_owned();
+    record.error = Some(reason);
+    shared.records.submit(record);
+    let mut resp = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    resp
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The host a request names: :authority for h2, else the Host header; port and a trailing
+/// dot removed.
+fn request_host<B>(req: &Request<B>) -> Option<String> {
+    let raw = match req.uri().authority() {
+        Some(authority) => authority.host().to_owned(),
+        None => {
+            let value = req.headers().get(header::HOST)?.to_str().ok()?;
+            value.parse::<http::uri::Authority>().ok()?.host().to_owned()
+        }
+    };
+    Some(raw.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Removes the headers that belong to one hop (RFC 9110 §7.6.1), including any the
+/// Connection header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    for name in named {
+        headers.remove(name.as_str());
+    }
+    for name in [
+        header::CONNECTION,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+        header::TRAILER,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+    ] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+    // TE may only say "trailers" once it leaves this hop.
+    if headers.get(header::TE).is_some_and(|te| te.as_bytes().eq_ignore_ascii_case(b"trailers")) {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    } else {
+        headers.remove(header::TE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_are_removed_and_end_to_end_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Hop"));
+        headers.insert("x-hop", HeaderValue::from_static("1"));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(header::TE, HeaderValue::from_static("gzip"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer sk"));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        strip_hop_by_hop(&mut headers);
+        let left: Vec<_> = headers.keys().map(http::HeaderName::as_str).collect();
+        assert_eq!(left, vec!["authorization", "content-type"]);
+    }
+
+    #[test]
+    fn te_trailers_survives() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(headers.get(header::TE).unwrap(), "trailers");
+    }
+
+    #[test]
+    fn request_host_comes_from_authority_or_host() {
+        let req = Request::get("https://API.openai.com:443/v1").body(()).unwrap();
+        assert_eq!(request_host(&req).as_deref(), Some("api.openai.com"));
+        let req = Request::get("/v1").header("host", "api.anthropic.com.").body(()).unwrap();
+        assert_eq!(request_host(&req).as_deref(), Some("api.anthropic.com"));
+        let req = Request::get("/v1").body(()).unwrap();
+        assert_eq!(request_host(&req), None);
+    }
+}

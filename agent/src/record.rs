@@ -1,0 +1,60 @@
+//! One recorded request: what was asked of which provider, by which process, and how it
+//! went. Built on the request path from cheap copies, written to the store off it.
+use serde::Serialize;
+
+use crate::origin::Process;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Row id, assigned by the store; 0 before it is written.
+    pub id: i64,
+    /// When the request arrived, RFC 3339 with milliseconds, UTC.
+    pub time: String,
+    pub provider: String,
+    /// The SNI / Host the client addressed.
+    pub host: String,
+    pub method: String,
+    /// Path and query as the client sent them.
+    pub path: String,
+    /// HTTP status returned to the client; null if none was (client vanished first).
+    pub status: Option<u16>,
+    /// From request arrival to the last response byte (or the failure).
+    pub duration_ms: f64,
+    /// From request arrival to the response head.
+    pub ttfb_ms: Option<f64>,
+    /// Request body bytes forwarded upstream.
+    pub bytes_sent: u64,
+    /// Response body bytes returned to the client.
+    pub bytes_received: u64,
+    /// Client-facing protocol: "HTTP/1.1" or "HTTP/2".
+    pub http_version: String,
+    /// Provider-facing protocol, if a connection was made.
+    pub upstream_version: Option<String>,
+    /// Original destination address:port.
+    pub dst: String,
+    pub process: Process,
+    /// Login name of the process's uid.
+    pub user: String,
+    /// "complete", "upstream_error", "abandoned" (client left), or "failed" (no response).
+    pub outcome: String,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.format(&fmt).unwrap_or_default()
+}
+
+pub fn version_name(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,231 @@
+//! The pooled upstream client: connects to a request's original destination (never a
+//! re-resolved or guessed one), verifies the provider's certificate for the SNI host,
+//! speaks h2 where the provider offers it and HTTP/1.1 otherwise, and reuses connections.
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use http::{Request, Response, Uri, Version, header::HOST, uri::PathAndQuery};
+use hyper::{
+    body::Incoming,
+    client::conn::{http1, http2},
+};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::{ClientConfig, pki_types::ServerName};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tracing::debug;
+
+use crate::{body::Counted, origin::OrigDst, tls::ALPN_H2};
+
+/// What the proxy sends upstream: the client's body, counted.
+pub type ReqBody = Counted<Incoming>;
+
+/// Idle HTTP/1.1 connections kept per destination.
+const MAX_IDLE_H1: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("connect to {0} timed out")]
+    ConnectTimeout(SocketAddr),
+    #[error("connect to {addr} failed")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS handshake with {host} failed")]
+    Tls {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid server name {0}")]
+    ServerName(String),
+    #[error("HTTP handshake with {host} failed")]
+    Handshake {
+        host: String,
+        #[source]
+        source: hyper::Error,
+    },
+    #[error("upstream request failed")]
+    Request(#[source] hyper::Error),
+    #[error("invalid upstream request")]
+    Build(#[from] http::Error),
+}
+
+impl UpstreamError {
+    /// Whether no byte of the request can have reached the provider.
+    pub fn before_request(&self) -> bool {
+        !matches!(self, Self::Request(_))
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    dst: OrigDst,
+    host: Arc<str>,
+}
+
+enum Conn {
+    H1(http1::SendRequest<ReqBody>),
+    H2(http2::SendRequest<ReqBody>),
+}
+
+#[derive(Default)]
+struct Pool {
+    h2: Option<http2::SendRequest<ReqBody>>,
+    idle_h1: Vec<http1::SendRequest<ReqBody>>,
+}
+
+pub struct Upstream {
+    tls: TlsConnector,
+    connect_timeout: Duration,
+    pools: Mutex<HashMap<Key, Pool>>,
+}
+
+impl Upstream {
+    pub fn new(tls: Arc<ClientConfig>, connect_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self { tls: TlsConnector::from(tls), connect_timeout, pools: Mutex::default() })
+    }
+
+    /// Sends `req` (origin-form or absolute URI, any version) to `host` at `dst`.
+    /// Returns the response and whether it came over h2.
+    pub async fn send(
+        self: &Arc<Self>,
+        dst: OrigDst,
+        host: &Arc<str>,
+        mut req: Request<ReqBody>,
+    ) -> Result<(Response<Incoming>, Version), UpstreamError> {
+        let key = Key { dst, host: host.clone() };
+        let authority = if dst.0.port() == 443 { host.to_string() } else { format!("{host}:{}", dst.0.port()) };
+        let path = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let mut fresh = false;
+        loop {
+            let conn = match self.checkout(&key) {
+                Some(conn) => conn,
+                None => {
+                    fresh = true;
+                    self.connect(&key).await?
+                }
+            };
+            match conn {
+                Conn::H2(mut sender) => {
+                    *req.uri_mut() = Uri::builder()
+                        .scheme("https")
+                        .authority(authority.as_str())
+                        .path_and_query(path.clone())
+                        .build()?;
+                    *req.version_mut() = Version::HTTP_2;
+                    req.headers_mut().remove(HOST);
+                    match sender.try_send_request(req).await {
+                        Ok(resp) => return Ok((resp, Version::HTTP_2)),
+                        Err(mut err) => match err.take_message() {
+                            Some(back) if !fresh => {
+                                debug!(message = "Pooled h2 connection was closed; retrying on a new one.");
+                                self.forget_h2(&key);
+                                req = back;
+                            }
+                            _ => return Err(UpstreamError::Request(err.into_error())),
+                        },
+                    }
+                }
+                Conn::H1(mut sender) => {
+                    *req.uri_mut() = Uri::from(path.clone());
+                    *req.version_mut() = Version::HTTP_11;
+                    req.headers_mut().insert(HOST, authority.parse().map_err(http::Error::from)?);
+                    match sender.try_send_request(req).await {
+                        Ok(resp) => {
+                            let this = self.clone();
+                            tokio::spawn(async move {
+                                // Ready again once this response has been read to the end.
+                                if sender.ready().await.is_ok() {
+                                    this.checkin(key, sender);
+                                }
+                            });
+                            return Ok((resp, Version::HTTP_11));
+                        }
+                        Err(mut err) => match err.take_message() {
+                            Some(back) if !fresh => {
+                                debug!(message = "Pooled connection was closed; retrying on a new one.");
+                                req = back;
+                            }
+                            _ => return Err(UpstreamError::Request(err.into_error())),
+                        },
+                    }
+                }
+            }
+        }
+    }
+
+    fn checkout(&self, key: &Key) -> Option<Conn> {
+        let mut pools = self.pools.lock().expect("pool poisoned");
+        let pool = pools.get_mut(key)?;
+        if let Some(h2) = &pool.h2 {
+            if !h2.is_closed() {
+                return Some(Conn::H2(h2.clone()));
+            }
+            pool.h2 = None;
+        }
+        while let Some(h1) = pool.idle_h1.pop() {
+            if h1.is_ready() {
+                return Some(Conn::H1(h1));
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, key: Key, sender: http1::SendRequest<ReqBody>) {
+        let mut pools = self.pools.lock().expect("pool poisoned");
+        let pool = pools.entry(key).or_default();
+        if pool.idle_h1.len() < MAX_IDLE_H1 {
+            pool.idle_h1.push(sender);
+        }
+    }
+
+    fn forget_h2(&self, key: &Key) {
+        if let Some(pool) = self.pools.lock().expect("pool poisoned").get_mut(key) {
+            pool.h2 = None;
+        }
+    }
+
+    async fn connect(&self, key: &Key) -> Result<Conn, UpstreamError> {
+        let addr = key.dst.0;
+        let host = key.host.to_string();
+        let name = ServerName::try_from(host.clone()).map_err(|_| UpstreamError::ServerName(host.clone()))?;
+        let handshake = async {
+            let tcp = TcpStream::connect(addr).await.map_err(|source| UpstreamError::Connect { addr, source })?;
+            let _ = tcp.set_nodelay(true);
+            self.tls.connect(name, tcp).await.map_err(|source| UpstreamError::Tls { host: host.clone(), source })
+        };
+        let tls = tokio::time::timeout(self.connect_timeout, handshake)
+            .await
+            .map_err(|_| UpstreamError::ConnectTimeout(addr))??;
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(ALPN_H2);
+        let io = TokioIo::new(tls);
+        let handshake_err = |source| UpstreamError::Handshake { host: host.clone(), source };
+        if h2 {
+            let (sender, conn) =
+                http2::Builder::new(TokioExecutor::new()).handshake(io).await.map_err(handshake_err)?;
+            tokio::spawn(async move {
+                if let Err(error) = conn.await {
+                    debug!(message = "Upstream h2 connection ended.", %error);
+                }
+            });
+            let mut pools = self.pools.lock().expect("pool poisoned");
+            pools.entry(key.clone()).or_default().h2 = Some(sender.clone());
+            Ok(Conn::H2(sender))
+        } else {
+            let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(handshake_err)?;
+            tokio::spawn(async move {
+                if let Err(error) = conn.await {
+                    debug!(message = "Upstream connection ended.", %error);
+                }
+            });
+            Ok(Conn::H1(sender))
+        }
+    }
+}
