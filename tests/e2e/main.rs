@@ -1,0 +1,16 @@
+//! End-to-end tests of glassbox. Each test makes its own cgroup, attaches an agent there,
+//! runs real, unchanged clients inside it against a native fake provider, and reads the
+//! agent's records. They need root and cgroup v2 and fail (never skip) without them.
+//!
+//! ```sh
+//! cargo build -p glassbox && cargo test -p glassbox-tests --test e2e
+//! ```
+
+mod failure;
+mod harness;
+mod interception;
+mod lifecycle;
+mod passthrough;
+mod protocols;
+mod sdk;
+mod world;

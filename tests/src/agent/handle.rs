@@ -1,0 +1,201 @@
+//! A running agent: its CLI views (`status`, `requests`, `ca pem`), a CA bundle for
+//! clients, and its log. SIGKILLed on drop; the log is printed if the test failed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::poll;
+use crate::certs;
+use crate::scratch::TempDir;
+
+/// How long to wait for an asynchronously written request record.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Lines of the agent log printed when a test fails.
+const LOG_TAIL: usize = 300;
+
+/// A glassbox agent started by [`super::Agent::start`].
+#[derive(Debug)]
+pub struct AgentHandle {
+    child: Option<Child>,
+    pid: u32,
+    bin: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    port: u16,
+    cgroup: PathBuf,
+    // Last: removed after the agent is dead.
+    dir: TempDir,
+}
+
+impl AgentHandle {
+    pub(super) fn new(
+        child: Child,
+        bin: PathBuf,
+        dir: TempDir,
+        config: PathBuf,
+        log: PathBuf,
+        port: u16,
+        cgroup: PathBuf,
+    ) -> Self {
+        let pid = child.id();
+        AgentHandle { child: Some(child), pid, bin, config, log, port, cgroup, dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The proxy port (127.0.0.1 and [::1]).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    pub fn cgroup_path(&self) -> &Path {
+        &self.cgroup
+    }
+
+    /// Everything the agent wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILLs the agent and reaps it (so its eBPF links are gone when this returns).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `glassbox --config F ARGS…`; panics with stderr unless it exits 0.
+    pub fn cli(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(&self.bin)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        assert!(
+            out.status.success(),
+            "`glassbox {}` failed with {}\nstderr:\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// `status --json` as one JSON object.
+    pub fn status_json(&self) -> Value {
+        let out = self.cli(&["status", "--json"]);
+        serde_json::from_slice(&out).unwrap_or_else(|e| {
+            panic!("`status --json` is not one JSON object ({e}): {}", String::from_utf8_lossy(&out))
+        })
+    }
+
+    /// `requests --json`: every record, oldest first.
+    pub fn requests_json(&self) -> Vec<Value> {
+        let out = self.cli(&["requests", "--json", "--limit", "100000"]);
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("`requests --json` line is not JSON ({e}): {l}"))
+            })
+            .collect()
+    }
+
+    /// Waits (records are written asynchronously) for a record matching `pred`; panics
+    /// naming `what` and listing all records if none appears.
+    pub fn wait_for_request(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Vec::new();
+        poll(RECORD_TIMEOUT, || {
+            last = self.requests_json();
+            last.iter().find(|r| pred(r)).cloned()
+        })
+        .unwrap_or_else(|| {
+            let all: Vec<String> = last.iter().map(Value::to_string).collect();
+            panic!("no request record for {what} within {RECORD_TIMEOUT:?}; records:\n{}", all.join("\n"))
+        })
+    }
+
+    /// Waits until `status --json` satisfies `pred`; panics naming `what` otherwise.
+    pub fn wait_for_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        poll(RECORD_TIMEOUT, || {
+            last = self.status_json();
+            pred(&last).then(|| last.clone())
+        })
+        .unwrap_or_else(|| panic!("status never showed {what} within {RECORD_TIMEOUT:?}; last: {last}"))
+    }
+
+    /// `ca pem`: the glassbox CA certificate.
+    pub fn ca_pem(&self) -> String {
+        let pem = String::from_utf8(self.cli(&["ca", "pem"])).expect("`ca pem` prints UTF-8");
+        assert!(pem.contains("-----BEGIN CERTIFICATE-----"), "`ca pem` printed no certificate: {pem}");
+        pem
+    }
+
+    /// Writes a CA bundle for clients (SSL_CERT_FILE, CURL_CA_BUNDLE): the system bundle,
+    /// the glassbox CA and, if `with_test_ca`, the test CA. Returns its path.
+    pub fn ca_bundle(&self, with_test_ca: bool) -> PathBuf {
+        let mut bundle = std::fs::read_to_string(certs::SYSTEM_BUNDLE)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", certs::SYSTEM_BUNDLE));
+        bundle.push('\n');
+        bundle.push_str(&self.ca_pem());
+        let name = if with_test_ca {
+            bundle.push('\n');
+            bundle.push_str(&std::fs::read_to_string(certs::test_ca()).expect("test CA"));
+            "bundle-with-test-ca.pem"
+        } else {
+            "bundle.pem"
+        };
+        let path = self.dir.join(name);
+        std::fs::write(&path, bundle).expect("write CA bundle");
+        path
+    }
+
+    /// Polls until the agent reports running with our pid; panics with its log if it
+    /// exits or does not come up in time.
+    pub(super) fn wait_running(&mut self, timeout: Duration) {
+        let mut last = Value::Null;
+        let up = poll(timeout, || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                // Drop prints the log.
+                panic!("glassbox exited with {status} before reporting running");
+            }
+            let out =
+                Command::new(&self.bin).arg("--config").arg(&self.config).args(["status", "--json"]).output().ok()?;
+            last = serde_json::from_slice(&out.stdout).ok()?;
+            let running = last["running"] == Value::Bool(true);
+            (running && last["pid"].as_u64() == Some(u64::from(self.pid))).then_some(())
+        });
+        if up.is_none() {
+            panic!("glassbox did not report running (pid {}) within {timeout:?}; last status: {last}", self.pid);
+        }
+    }
+}
+
+impl Drop for AgentHandle {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+            eprintln!("---- glassbox log (pid {}, last {} lines) ----", self.pid, tail.len());
+            for line in tail {
+                eprintln!("{line}");
+            }
+            eprintln!("---- end of glassbox log ----");
+        }
+    }
+}

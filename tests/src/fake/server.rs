@@ -1,0 +1,131 @@
+//! The fake provider's server: accept TCP (nodelay) → TLS → HTTP/1.1 or h2 (hyper-util
+//! auto) → route. Shared by the in-process [`super::FakeProvider`] and the standalone
+//! `fake-provider` binary; only the former records requests.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsAcceptor;
+
+use super::SeenRequest;
+use super::body::FakeBody;
+use super::responses;
+
+/// How a server behaves: what it records and how it paces streams.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Where requests are recorded; `None` for the benchmark binary.
+    pub record: Option<Arc<Mutex<Vec<SeenRequest>>>>,
+    /// Pause between two SSE events (the first is sent at once).
+    pub sse_delay: Duration,
+}
+
+/// Accepts connections until the runtime is dropped. Errors of one connection (a failed
+/// handshake, a client that vanishes) end that connection only.
+pub async fn serve(listener: TcpListener, tls: TlsAcceptor, options: Arc<Options>) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            // Out of file descriptors or a similar transient: back off, keep serving.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let tls = tls.clone();
+        let options = options.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = tls.accept(tcp).await else { return };
+            let sni: Option<Arc<str>> = stream.get_ref().1.server_name().map(Arc::from);
+            let service = service_fn(move |req| handle(req, options.clone(), sni.clone()));
+            let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    options: Arc<Options>,
+    sni: Option<Arc<str>>,
+) -> Result<Response<FakeBody>, Infallible> {
+    let (parts, body) = req.into_parts();
+    // A client that vanishes mid-body leaves what arrived; the route then decides.
+    let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
+    let response = route(&parts.method, parts.uri.path(), &body, options.sse_delay);
+    if let Some(record) = &options.record {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        record.lock().unwrap().push(SeenRequest {
+            method: parts.method,
+            path,
+            version: parts.version,
+            headers: parts.headers,
+            body,
+            sni: sni.as_deref().map(str::to_owned),
+        });
+    }
+    Ok(response)
+}
+
+fn route(method: &Method, path: &str, body: &[u8], sse_delay: Duration) -> Response<FakeBody> {
+    const JSON: &str = "application/json";
+    if method == Method::HEAD {
+        return respond(StatusCode::OK, JSON, FakeBody::empty());
+    }
+    match (method, path) {
+        (&Method::POST, "/v1/chat/completions") if wants_stream(body) => {
+            let mut response = respond(StatusCode::OK, "text/event-stream", stream(sse_delay));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        (&Method::POST, "/v1/chat/completions") => {
+            respond(StatusCode::OK, JSON, FakeBody::full(responses::chat_completion().clone()))
+        }
+        (&Method::GET, "/v1/models") => respond(StatusCode::OK, JSON, FakeBody::full(responses::models().clone())),
+        _ => respond(StatusCode::NOT_FOUND, JSON, FakeBody::full(responses::not_found())),
+    }
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: FakeBody) -> Response<FakeBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert("x-fake-provider", HeaderValue::from_static("1"));
+    headers.insert("x-request-id", HeaderValue::from_static("req_glassboxfixture"));
+    response
+}
+
+/// True when the request body is JSON with `"stream": true`.
+fn wants_stream(body: &[u8]) -> bool {
+    // Fast path for the benchmark's plain requests: no "stream" key, no JSON parse.
+    const KEY: &[u8] = b"\"stream\"";
+    if !body.windows(KEY.len()).any(|w| w == KEY) {
+        return false;
+    }
+    serde_json::from_slice::<serde_json::Value>(body)
+        .is_ok_and(|v| v.get("stream") == Some(&serde_json::Value::Bool(true)))
+}
+
+/// Feeds the SSE events into a body one by one, `delay` apart.
+fn stream(delay: Duration) -> FakeBody {
+    let (tx, rx) = mpsc::channel::<Bytes>(1);
+    tokio::spawn(async move {
+        for (i, chunk) in responses::chat_chunks().iter().enumerate() {
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if tx.send(chunk.clone()).await.is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    FakeBody::Stream(rx)
+}

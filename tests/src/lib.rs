@@ -1,0 +1,28 @@
+//! Harness for glassbox's end-to-end tests.
+//!
+//! The pieces follow a test's life: [`unique`] hands out addresses and ports so tests run
+//! in parallel, [`certs`] finds the committed fixtures, [`fake`] serves a native
+//! OpenAI-compatible provider over TLS, [`sandbox`] makes the cgroup the agent attaches
+//! to, [`hosts`] and [`run`] start clients confined to that cgroup with a private
+//! `/etc/hosts`, and [`agent`] runs the glassbox binary under test and reads its records.
+//!
+//! Everything here panics with a message instead of returning errors: a failed set-up is
+//! a failed test, and the panic keeps the location.
+
+pub mod agent;
+pub mod certs;
+pub mod check;
+pub mod fake;
+pub mod hosts;
+pub mod run;
+pub mod sandbox;
+pub mod scratch;
+pub mod unique;
+
+pub use agent::{Agent, AgentHandle};
+pub use certs::CertSet;
+pub use fake::{FakeHandle, FakeProvider, SeenRequest};
+pub use hosts::Hosts;
+pub use run::{Client, ClientOutput};
+pub use sandbox::Cgroup;
+pub use scratch::TempDir;
