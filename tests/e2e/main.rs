@@ -9,6 +9,7 @@
 mod failure;
 mod harness;
 mod interception;
+mod ipv6;
 mod lifecycle;
 mod passthrough;
 mod protocols;
