@@ -16,6 +16,12 @@ use tracing::{info, warn};
 use crate::{
     accept,
     ca::Ca,
+    capture::{
+        buffer::{BodyBuf, Budget},
+        cost::Pricing,
+        redact::Redactor,
+        worker::Capturer,
+    },
     config::Config,
     origin::OriginInfo,
     record::rfc3339,
@@ -32,10 +38,16 @@ pub struct Shared {
     pub upstream: Arc<Upstream>,
     pub redirect: Arc<Mutex<Redirect>>,
     pub counters: Arc<Counters>,
-    pub records: store::Writer,
+    pub capture: Capturer,
+    pub budget: Arc<Budget>,
 }
 
 impl Shared {
+    /// A fresh capture buffer for one body, with the configured cap.
+    pub fn body_buf(&self) -> BodyBuf {
+        BodyBuf::new(self.config.capture.max_body_mb << 20, self.budget.clone())
+    }
+
     /// The origin of an accepted connection. The sockops program stores it before the
     /// client's ACK is sent, so it is there by accept; a short retry covers the unexpected.
     pub fn take_origin(&self, peer: SocketAddr) -> Option<OriginInfo> {
@@ -79,6 +91,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let db = store::open_writer(&config.db_path())?;
     let records = store::Writer::spawn(db);
+    let redactor =
+        Redactor::load_or_create(&config.secret_path(), &config.capture.redact_headers, &config.capture.redact_params)?;
+    let mut pricing = Pricing::embedded();
+    if !config.capture.pricing_file.is_empty() {
+        let text = std::fs::read_to_string(&config.capture.pricing_file)
+            .with_context(|| format!("failed to read pricing file {}", config.capture.pricing_file))?;
+        pricing = pricing.with_overrides(&text).context("invalid pricing file")?;
+    }
+    let capture = Capturer::spawn(redactor, pricing, records.clone());
+    let budget = Budget::new(config.capture.max_inflight_mb << 20);
 
     let port = config.intercept.port;
     let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
@@ -122,7 +144,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         upstream,
         redirect: redirect.clone(),
         counters: counters.clone(),
-        records: records.clone(),
+        capture: capture.clone(),
+        budget,
     });
     let mut listeners = vec![tokio::spawn(accept::serve(v4, shared.clone()))];
     if let Some(v6) = v6 {
@@ -139,12 +162,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ..Status::default()
     };
     let snapshot = {
-        let (counters, redirect, base, writer) = (counters.clone(), redirect.clone(), base.clone(), records.clone());
+        let (counters, redirect, base, writer, capture) =
+            (counters.clone(), redirect.clone(), base.clone(), records.clone(), capture.clone());
         move |running: bool| Status {
             running,
             connections: counters.connections(),
             loops: counters.loops.load(Ordering::Relaxed),
-            records_dropped: writer.dropped(),
+            records_dropped: writer.dropped() + capture.dropped(),
             targets: counters.targets.load(Ordering::Relaxed),
             kernel: serde_json::to_value(redirect.lock().expect("redirect poisoned").stats()).unwrap_or_default(),
             ..base.clone()
@@ -173,7 +197,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     // Records of requests that already ended are committed; requests still streaming
     // are cut by the exit and recorded as far as they got only if they end first.
-    records.flush().await;
+    capture.flush().await;
     status::write(&status_path, &snapshot(false)).context("failed to write the status file")?;
     // Returning drops the programs' links: the kernel detaches them and traffic goes direct.
     Ok(())

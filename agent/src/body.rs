@@ -1,30 +1,30 @@
-//! Body wrappers on the hot path: they pass frames through untouched and only count bytes
-//! and notice the end (or the abandonment) of a stream.
+//! Body wrappers on the hot path: they pass frames through untouched, tee refcounted
+//! clones into capture buffers, and notice the end (or the abandonment) of a stream.
 use std::{
     pin::Pin,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex},
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-/// Counts the data bytes that pass through into a shared counter.
-pub struct Counted<B> {
+use crate::capture::buffer::BodyBuf;
+
+/// The request side of the tee: frames pass through to the upstream connection untouched
+/// and are captured into a buffer shared with the proxy (the upstream task polls this).
+pub struct Tee<B> {
     inner: B,
-    count: Arc<AtomicU64>,
+    buf: Arc<Mutex<BodyBuf>>,
 }
 
-impl<B> Counted<B> {
-    pub fn new(inner: B, count: Arc<AtomicU64>) -> Self {
-        Self { inner, count }
+impl<B> Tee<B> {
+    pub fn new(inner: B, buf: Arc<Mutex<BodyBuf>>) -> Self {
+        Self { inner, buf }
     }
 }
 
-impl<B: Body<Data = Bytes> + Unpin> Body for Counted<B> {
+impl<B: Body<Data = Bytes> + Unpin> Body for Tee<B> {
     type Data = Bytes;
     type Error = B::Error;
 
@@ -33,7 +33,7 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Counted<B> {
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            self.count.fetch_add(data.len() as u64, Ordering::Relaxed);
+            self.buf.lock().expect("tee buffer poisoned").push(data);
         }
         polled
     }
@@ -58,22 +58,22 @@ pub enum End {
     Abandoned,
 }
 
-/// Passes a response body through, then calls `on_end` exactly once with how it ended
-/// and the bytes passed.
-pub struct Watched<B, F: FnOnce(End, u64)> {
+/// The response side of the tee: passes the body through, captures its frames, then
+/// calls `on_end` exactly once with how it ended and what was captured.
+pub struct Watched<B, F: FnOnce(End, BodyBuf)> {
     inner: B,
-    bytes: u64,
+    buf: Option<BodyBuf>,
     on_end: Option<F>,
 }
 
-impl<B, F: FnOnce(End, u64)> Watched<B, F> {
-    pub fn new(inner: B, on_end: F) -> Self {
-        Self { inner, bytes: 0, on_end: Some(on_end) }
+impl<B, F: FnOnce(End, BodyBuf)> Watched<B, F> {
+    pub fn new(inner: B, buf: BodyBuf, on_end: F) -> Self {
+        Self { inner, buf: Some(buf), on_end: Some(on_end) }
     }
 
     fn finish(&mut self, end: End) {
-        if let Some(on_end) = self.on_end.take() {
-            on_end(end, self.bytes);
+        if let (Some(on_end), Some(buf)) = (self.on_end.take(), self.buf.take()) {
+            on_end(end, buf);
         }
     }
 }
@@ -82,7 +82,7 @@ impl<B, F> Body for Watched<B, F>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
-    F: FnOnce(End, u64) + Unpin,
+    F: FnOnce(End, BodyBuf) + Unpin,
 {
     type Data = Bytes;
     type Error = B::Error;
@@ -91,8 +91,8 @@ where
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    self.bytes += data.len() as u64;
+                if let (Some(data), Some(buf)) = (frame.data_ref(), self.buf.as_mut()) {
+                    buf.push(data);
                 }
                 if self.inner.is_end_stream() {
                     self.finish(End::Complete);
@@ -117,7 +117,7 @@ where
     }
 }
 
-impl<B, F: FnOnce(End, u64)> Drop for Watched<B, F> {
+impl<B, F: FnOnce(End, BodyBuf)> Drop for Watched<B, F> {
     fn drop(&mut self) {
         self.finish(End::Abandoned);
     }
@@ -125,42 +125,48 @@ impl<B, F: FnOnce(End, u64)> Drop for Watched<B, F> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use http_body_util::{BodyExt, Full, StreamBody};
 
     use super::*;
 
-    #[tokio::test]
-    async fn counted_counts_data_bytes() {
-        let count = Arc::new(AtomicU64::new(0));
-        let body = Counted::new(Full::new(Bytes::from_static(b"hello")), count.clone());
-        let bytes = body.collect().await.unwrap().to_bytes();
-        assert_eq!(&bytes[..], b"hello");
-        assert_eq!(count.load(Ordering::Relaxed), 5);
+    use crate::capture::buffer::Budget;
+
+    fn buf() -> BodyBuf {
+        BodyBuf::new(1 << 20, Budget::new(1 << 20))
     }
 
     #[tokio::test]
-    async fn watched_reports_completion_once() {
+    async fn tee_passes_and_captures_request_bytes() {
+        let shared = Arc::new(Mutex::new(buf()));
+        let body = Tee::new(Full::new(Bytes::from_static(b"hello")), shared.clone());
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"hello");
+        let captured = shared.lock().unwrap();
+        assert_eq!(captured.seen(), 5);
+        assert_eq!(&captured.to_bytes()[..], b"hello");
+    }
+
+    fn chunks() -> Vec<Result<Frame<Bytes>, std::convert::Infallible>> {
+        vec![Ok(Frame::data(Bytes::from_static(b"ab"))), Ok(Frame::data(Bytes::from_static(b"cde")))]
+    }
+
+    #[tokio::test]
+    async fn watched_reports_completion_once_with_the_capture() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
-        let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
-            vec![Ok(Frame::data(Bytes::from_static(b"ab"))), Ok(Frame::data(Bytes::from_static(b"cde")))];
-        let body =
-            Watched::new(StreamBody::new(futures_stream(chunks)), move |end, n| s.lock().unwrap().push((end, n)));
+        let on_end = move |end, buf: BodyBuf| s.lock().unwrap().push((end, buf.seen(), buf.to_bytes()));
+        let body = Watched::new(StreamBody::new(futures_stream(chunks())), buf(), on_end);
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"abcde");
-        assert_eq!(*seen.lock().unwrap(), vec![(End::Complete, 5)]);
+        assert_eq!(*seen.lock().unwrap(), vec![(End::Complete, 5, Bytes::from_static(b"abcde"))]);
     }
 
     #[tokio::test]
     async fn watched_reports_an_abandoned_stream() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s = seen.clone();
-        let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
-            vec![Ok(Frame::data(Bytes::from_static(b"ab"))), Ok(Frame::data(Bytes::from_static(b"cde")))];
-        let mut body =
-            Watched::new(StreamBody::new(futures_stream(chunks)), move |end, n| s.lock().unwrap().push((end, n)));
+        let on_end = move |end, buf: BodyBuf| s.lock().unwrap().push((end, buf.seen()));
+        let mut body = Watched::new(StreamBody::new(futures_stream(chunks())), buf(), on_end);
         let _ = body.frame().await;
         drop(body);
         assert_eq!(*seen.lock().unwrap(), vec![(End::Abandoned, 2)]);

@@ -30,6 +30,8 @@ pub struct Config {
     pub storage: Storage,
     #[serde(default)]
     pub upstream: Upstream,
+    #[serde(default)]
+    pub capture: Capture,
     /// Providers whose traffic is intercepted; a file that lists none keeps the defaults.
     #[serde(default)]
     pub providers: Vec<Provider>,
@@ -64,6 +66,33 @@ pub struct Upstream {
     pub extra_ca_file: String,
     /// Upstream TCP + TLS connect timeout in seconds.
     pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Capture {
+    /// Per-record cap on each stored body, in MiB; past it the capture is marked truncated.
+    pub max_body_mb: u64,
+    /// Cap on body bytes held by all unfinished captures together, in MiB.
+    pub max_inflight_mb: u64,
+    /// Header names redacted in addition to the built-in list.
+    pub redact_headers: Vec<String>,
+    /// URL query parameters redacted in addition to the built-in list.
+    pub redact_params: Vec<String>,
+    /// A TOML file in the format of agent/pricing.toml whose models override the embedded prices.
+    pub pricing_file: String,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        Self {
+            max_body_mb: 64,
+            max_inflight_mb: 1024,
+            redact_headers: Vec::new(),
+            redact_params: Vec::new(),
+            pricing_file: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +156,9 @@ impl Config {
         if self.intercept.port == 0 || self.intercept.target_port == 0 {
             return invalid("intercept.port and intercept.target_port must be non-zero".into());
         }
+        if self.capture.max_body_mb == 0 || self.capture.max_inflight_mb < self.capture.max_body_mb {
+            return invalid("capture.max_body_mb must be at least 1 and at most capture.max_inflight_mb".into());
+        }
         if self.intercept.refresh_secs == 0 {
             return invalid("intercept.refresh_secs must be at least 1".into());
         }
@@ -163,6 +195,10 @@ impl Config {
 
     pub fn ca_dir(&self) -> PathBuf {
         self.storage.dir.join("ca")
+    }
+
+    pub fn secret_path(&self) -> PathBuf {
+        self.storage.dir.join("secret.key")
     }
 
     pub fn status_path(&self) -> PathBuf {

@@ -6,6 +6,7 @@ pub mod accept;
 pub mod agent;
 pub mod body;
 pub mod ca;
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod origin;

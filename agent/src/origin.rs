@@ -15,7 +15,7 @@ use crate::redirect::words_addr;
 pub struct OrigDst(pub SocketAddr);
 
 /// The calling process as seen at connect time.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Process {
     pub pid: u32,
     pub tgid: u32,

@@ -4,7 +4,7 @@
 //! arrives, and hands a record to the store when the response ends.
 use std::{
     convert::Infallible,
-    sync::{Arc, atomic::AtomicU64},
+    sync::{Arc, Mutex},
     time::{Instant, SystemTime},
 };
 
@@ -23,7 +23,8 @@ use tracing::{debug, warn};
 
 use crate::{
     agent::Shared,
-    body::{Counted, End, Watched},
+    body::{End, Tee, Watched},
+    capture::{buffer::BodyBuf, worker::Exchange},
     origin::{OriginInfo, user_name},
     record::{Record, rfc3339, version_name},
     rewind::Rewind,
@@ -79,83 +80,83 @@ async fn handle(
     shared: Arc<Shared>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
-    let mut record = Record {
-        id: 0,
+    let record = Record {
         time: rfc3339(SystemTime::now()),
         provider: conn.provider.clone(),
         host: conn.sni.to_string(),
         method: req.method().to_string(),
         path: req.uri().path_and_query().map_or_else(|| "/".to_owned(), ToString::to_string),
-        status: None,
-        duration_ms: 0.0,
-        ttfb_ms: None,
-        bytes_sent: 0,
-        bytes_received: 0,
         http_version: version_name(req.version()).to_owned(),
-        upstream_version: None,
         dst: conn.origin.dst.0.to_string(),
         process: conn.origin.process.clone(),
         user: conn.user.clone(),
-        outcome: String::new(),
-        error: None,
+        ..Record::default()
     };
 
     if let Some(host) = request_host(&req)
         && !host.eq_ignore_ascii_case(&conn.sni)
     {
         let reason = format!("request for {host} on a connection for {}", conn.sni);
-        return Ok(fail(&shared, record, started, StatusCode::MISDIRECTED_REQUEST, reason));
+        let exchange = Exchange::new(record, req.headers().clone(), None);
+        return Ok(fail(&shared, exchange, started, StatusCode::MISDIRECTED_REQUEST, reason));
     }
 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    let sent = Arc::new(AtomicU64::new(0));
-    let upstream_req = Request::from_parts(parts, Counted::new(body, sent.clone()));
+    let request_buf = Arc::new(Mutex::new(shared.body_buf()));
+    let exchange = Exchange::new(record, parts.headers.clone(), Some(request_buf.clone()));
+    let upstream_req = Request::from_parts(parts, Tee::new(body, request_buf));
 
     let (resp, version) = match shared.upstream.send(conn.origin.dst, &conn.sni, upstream_req).await {
         Ok(ok) => ok,
         Err(error) => {
             let reason = crate::error_chain(&error);
             warn!(message = "Upstream request failed.", host = %conn.sni, dst = %conn.origin.dst.0, error = %reason, before_request = error.before_request());
-            record.bytes_sent = sent.load(std::sync::atomic::Ordering::Relaxed);
-            return Ok(fail(&shared, record, started, StatusCode::BAD_GATEWAY, reason));
+            return Ok(fail(&shared, exchange, started, StatusCode::BAD_GATEWAY, reason));
         }
     };
-    record.ttfb_ms = Some(ms(started));
-    record.status = Some(resp.status().as_u16());
-    record.upstream_version = Some(version_name(version).to_owned());
+    let mut exchange = exchange;
+    exchange.record.ttfb_ms = Some(ms(started));
+    exchange.record.status = Some(resp.status().as_u16());
+    exchange.record.upstream_version = Some(version_name(version).to_owned());
 
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
-    let on_end = move |end: End, received: u64| {
+    exchange.response_headers = Some(parts.headers.clone());
+    let capture = shared.capture.clone();
+    let on_end = move |end: End, buf: BodyBuf| {
+        let record = &mut exchange.record;
         record.duration_ms = ms(started);
-        record.bytes_received = received;
-        record.bytes_sent = sent.load(std::sync::atomic::Ordering::Relaxed);
+        record.bytes_received = buf.seen();
+        record.bytes_sent = exchange.request_body.as_ref().map_or(0, |b| b.lock().map_or(0, |b| b.seen()));
         (record.outcome, record.error) = match end {
             End::Complete => ("complete".to_owned(), None),
             End::UpstreamError(e) => ("upstream_error".to_owned(), Some(e)),
             End::Abandoned => ("abandoned".to_owned(), Some("client went away before the end".to_owned())),
         };
-        shared.records.submit(record);
+        exchange.response_body = Some(buf);
+        capture.submit(exchange);
     };
-    Ok(Response::from_parts(parts, Watched::new(body, on_end).boxed()))
+    Ok(Response::from_parts(parts, Watched::new(body, shared.body_buf(), on_end).boxed()))
 }
 
 /// Answers the client with `status` and records why.
 fn fail(
     shared: &Shared,
-    mut record: Record,
+    mut exchange: Exchange,
     started: Instant,
     status: StatusCode,
     reason: String,
 ) -> Response<ProxyBody> {
     let body = Bytes::from(format!("glassbox: {reason}\n"));
+    let record = &mut exchange.record;
     record.status = Some(status.as_u16());
     record.duration_ms = ms(started);
     record.bytes_received = body.len() as u64;
+    record.bytes_sent = exchange.request_body.as_ref().map_or(0, |b| b.lock().map_or(0, |b| b.seen()));
     record.outcome = "failed".to_owned();
     record.error = Some(reason);
-    shared.records.submit(record);
+    shared.capture.submit(exchange);
     let mut resp = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -228,7 +229,8 @@ mod tests {
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer sk"));
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         strip_hop_by_hop(&mut headers);
-        let left: Vec<_> = headers.keys().map(http::HeaderName::as_str).collect();
+        let mut left: Vec<_> = headers.keys().map(http::HeaderName::as_str).collect();
+        left.sort_unstable();
         assert_eq!(left, vec!["authorization", "content-type"]);
     }
 

@@ -1,10 +1,13 @@
 //! One recorded request: what was asked of which provider, by which process, and how it
 //! went. Built on the request path from cheap copies, written to the store off it.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::origin::Process;
+use crate::{
+    capture::usage::{ProviderError, ToolCall, Usage},
+    origin::Process,
+};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Record {
     /// Row id, assigned by the store; 0 before it is written.
     pub id: i64,
@@ -14,7 +17,7 @@ pub struct Record {
     /// The SNI / Host the client addressed.
     pub host: String,
     pub method: String,
-    /// Path and query as the client sent them.
+    /// Path and query as the client sent them, secret parameters redacted.
     pub path: String,
     /// HTTP status returned to the client; null if none was (client vanished first).
     pub status: Option<u16>,
@@ -37,8 +40,49 @@ pub struct Record {
     pub user: String,
     /// "complete", "upstream_error", "abandoned" (client left), or "failed" (no response).
     pub outcome: String,
-    /// What went wrong, if anything.
+    /// What went wrong in transport, if anything.
     pub error: Option<String>,
+    /// API kind (`openai_chat`, `anthropic_messages`, …), from the path.
+    pub api: Option<String>,
+    /// Model named in the request.
+    pub model: Option<String>,
+    /// Model named in the response.
+    pub response_model: Option<String>,
+    /// Whether the response was a stream (SSE).
+    pub stream: bool,
+    /// Tokens by type, normalised (docs/records.md); null where the provider reported none.
+    pub usage: Usage,
+    /// Cost in USD from the pricing table; null for an unknown model or unknown usage.
+    pub cost_usd: Option<f64>,
+    #[serde(flatten)]
+    pub detail: Detail,
+}
+
+/// The parts of a record kept as one JSON document in the store.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Detail {
+    /// The provider's response id.
+    pub response_id: Option<String>,
+    /// For streams: whether the stream ended cleanly (false: cut, see bytes_received).
+    pub stream_complete: Option<bool>,
+    /// SSE events received (streams only).
+    pub stream_events: Option<u64>,
+    /// Names of the tools the request declared.
+    pub tools_declared: Vec<String>,
+    /// Tool calls in the response, streamed deltas reassembled.
+    pub tool_calls: Vec<ToolCall>,
+    /// The provider's error type and message, when it answered with one.
+    pub provider_error: Option<ProviderError>,
+    /// Why the model stopped (`stop`, `end_turn`, `tool_use`, …).
+    pub finish_reason: Option<String>,
+    /// Request headers as sent upstream, secrets redacted.
+    pub request_headers: Vec<(String, String)>,
+    /// Response headers as received, secrets redacted.
+    pub response_headers: Vec<(String, String)>,
+    /// The stored request body is shorter than what was sent (cap or budget reached).
+    pub request_truncated: bool,
+    /// The stored response body is shorter than what was received.
+    pub response_truncated: bool,
 }
 
 /// RFC 3339 UTC with milliseconds.

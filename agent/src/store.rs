@@ -14,7 +14,16 @@ use rusqlite::{Connection, OpenFlags, params};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
-use crate::{origin::Process, record::Record};
+use std::io::Read as _;
+
+use crate::{
+    capture::{
+        usage::Usage,
+        worker::{Captured, ChunkRef},
+    },
+    origin::Process,
+    record::Record,
+};
 
 /// Records waiting for the writer; past this the request path drops and counts instead
 /// of waiting.
@@ -32,7 +41,16 @@ pub enum StoreError {
     },
     #[error("database query failed")]
     Query(#[from] rusqlite::Error),
+    #[error("database {path} has schema version {found}, this glassbox needs {want}; move it aside")]
+    Version { path: String, found: i64, want: i64 },
+    #[error("no request with id {0}")]
+    NotFound(i64),
+    #[error("stored record {0} is corrupt: {1}")]
+    Corrupt(i64, String),
 }
+
+/// Bump when the schema changes; an older database is refused with a clear error.
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -59,8 +77,29 @@ CREATE TABLE IF NOT EXISTS requests (
     cgroup_id INTEGER NOT NULL,
     user TEXT NOT NULL,
     outcome TEXT NOT NULL,
-    error TEXT
+    error TEXT,
+    api TEXT,
+    model TEXT,
+    response_model TEXT,
+    stream INTEGER NOT NULL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    cache_read_tokens INTEGER,
+    cache_creation_tokens INTEGER,
+    reasoning_tokens INTEGER,
+    cost_usd REAL,
+    detail TEXT NOT NULL,
+    -- Bodies as lists of 32-byte chunk ids, in order.
+    request_body BLOB NOT NULL,
+    response_body BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
+-- Content-addressed body chunks (SHA-256 of the raw bytes), deflate-compressed.
+CREATE TABLE IF NOT EXISTS chunks (
+    id BLOB PRIMARY KEY,
+    len INTEGER NOT NULL,
+    data BLOB NOT NULL
+) WITHOUT ROWID;
 ";
 
 fn open(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
@@ -75,13 +114,20 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let has_tables: bool =
+        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'requests'", [], |row| row.get(0))?;
+    if has_tables && version != SCHEMA_VERSION {
+        return Err(StoreError::Version { path: path.display().to_string(), found: version, want: SCHEMA_VERSION });
+    }
     conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(conn)
 }
 
 /// What the writer thread is asked to do.
 enum Msg {
-    Record(Box<Record>),
+    Record(Box<Captured>),
     /// Answer once everything queued before this is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -106,7 +152,7 @@ impl Writer {
                     let mut next = Some(first);
                     while let Some(msg) = next.take() {
                         match msg {
-                            Msg::Record(record) => batch.push(*record),
+                            Msg::Record(captured) => batch.push(*captured),
                             Msg::Flush(done) => waiting.push(done),
                         }
                         if batch.len() < BATCH {
@@ -129,8 +175,8 @@ impl Writer {
     }
 
     /// Hands a record over without waiting; a full queue drops it, counted and logged.
-    pub fn submit(&self, record: Record) {
-        if self.tx.try_send(Msg::Record(Box::new(record))).is_err() {
+    pub fn submit(&self, captured: Captured) {
+        if self.tx.try_send(Msg::Record(Box::new(captured))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             warn!(message = "Record queue full; record dropped.");
         }
@@ -144,23 +190,39 @@ impl Writer {
         }
     }
 
+    /// From a plain thread: has `done` answered once everything queued so far is committed.
+    pub fn flush_blocking(&self, done: oneshot::Sender<()>) {
+        let _ = self.tx.blocking_send(Msg::Flush(done));
+    }
+
     /// Records dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 }
 
-fn insert(conn: &mut Connection, records: &[Record]) -> Result<(), StoreError> {
+fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     {
+        let mut chunk = tx.prepare_cached("INSERT OR IGNORE INTO chunks (id, len, data) VALUES (?1, ?2, ?3)")?;
         let mut stmt = tx.prepare_cached(
             "INSERT INTO requests (time, provider, host, method, path, status, duration_ms, ttfb_ms,
              bytes_sent, bytes_received, http_version, upstream_version, dst, pid, tgid, uid, gid,
-             comm, exe, cgroup_id, user, outcome, error)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)",
+             comm, exe, cgroup_id, user, outcome, error, api, model, response_model, stream,
+             input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens,
+             cost_usd, detail, request_body, response_body)
+             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,
+                     ?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36)",
         )?;
-        for r in records {
+        for Captured { record: r, request_chunks, response_chunks } in batch {
+            for c in request_chunks.iter().chain(response_chunks) {
+                if let Some(data) = &c.deflated {
+                    chunk.execute(params![&c.id[..], c.len as u64, data])?;
+                }
+            }
             let p = &r.process;
+            let u = &r.usage;
+            let detail = serde_json::to_string(&r.detail).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
             stmt.execute(params![
                 r.time,
                 r.provider,
@@ -184,7 +246,20 @@ fn insert(conn: &mut Connection, records: &[Record]) -> Result<(), StoreError> {
                 p.cgroup_id.cast_signed(),
                 r.user,
                 r.outcome,
-                r.error
+                r.error,
+                r.api,
+                r.model,
+                r.response_model,
+                r.stream,
+                u.input_tokens.map(u64::cast_signed),
+                u.output_tokens.map(u64::cast_signed),
+                u.cache_read_tokens.map(u64::cast_signed),
+                u.cache_creation_tokens.map(u64::cast_signed),
+                u.reasoning_tokens.map(u64::cast_signed),
+                r.cost_usd,
+                detail,
+                ids(request_chunks),
+                ids(response_chunks)
             ])?;
         }
     }
@@ -192,45 +267,100 @@ fn insert(conn: &mut Connection, records: &[Record]) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn ids(chunks: &[ChunkRef]) -> Vec<u8> {
+    chunks.iter().flat_map(|c| c.id).collect()
+}
+
+const COLUMNS: &str = "id, time, provider, host, method, path, status, duration_ms, ttfb_ms, bytes_sent,
+    bytes_received, http_version, upstream_version, dst, pid, tgid, uid, gid, comm, exe,
+    cgroup_id, user, outcome, error, api, model, response_model, stream, input_tokens,
+    output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, detail";
+
+fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    let id: i64 = row.get(0)?;
+    let detail: String = row.get(34)?;
+    let tokens = |i: usize| row.get::<_, Option<i64>>(i).map(|v| v.map(i64::cast_unsigned));
+    Ok(Record {
+        id,
+        time: row.get(1)?,
+        provider: row.get(2)?,
+        host: row.get(3)?,
+        method: row.get(4)?,
+        path: row.get(5)?,
+        status: row.get(6)?,
+        duration_ms: row.get(7)?,
+        ttfb_ms: row.get(8)?,
+        bytes_sent: row.get::<_, i64>(9)?.cast_unsigned(),
+        bytes_received: row.get::<_, i64>(10)?.cast_unsigned(),
+        http_version: row.get(11)?,
+        upstream_version: row.get(12)?,
+        dst: row.get(13)?,
+        process: Process {
+            pid: row.get(14)?,
+            tgid: row.get(15)?,
+            uid: row.get(16)?,
+            gid: row.get(17)?,
+            comm: row.get(18)?,
+            exe: row.get(19)?,
+            cgroup_id: row.get::<_, i64>(20)?.cast_unsigned(),
+        },
+        user: row.get(21)?,
+        outcome: row.get(22)?,
+        error: row.get(23)?,
+        api: row.get(24)?,
+        model: row.get(25)?,
+        response_model: row.get(26)?,
+        stream: row.get(27)?,
+        usage: Usage {
+            input_tokens: tokens(28)?,
+            output_tokens: tokens(29)?,
+            cache_read_tokens: tokens(30)?,
+            cache_creation_tokens: tokens(31)?,
+            reasoning_tokens: tokens(32)?,
+        },
+        cost_usd: row.get(33)?,
+        detail: serde_json::from_str(&detail)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(34, rusqlite::types::Type::Text, Box::new(e)))?,
+    })
+}
+
 /// The newest `limit` records, returned oldest first.
 pub fn recent(path: &Path, limit: u32) -> Result<Vec<Record>, StoreError> {
     let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare(
-        "SELECT id, time, provider, host, method, path, status, duration_ms, ttfb_ms, bytes_sent,
-         bytes_received, http_version, upstream_version, dst, pid, tgid, uid, gid, comm, exe,
-         cgroup_id, user, outcome, error FROM requests ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit], |row| {
-        Ok(Record {
-            id: row.get(0)?,
-            time: row.get(1)?,
-            provider: row.get(2)?,
-            host: row.get(3)?,
-            method: row.get(4)?,
-            path: row.get(5)?,
-            status: row.get(6)?,
-            duration_ms: row.get(7)?,
-            ttfb_ms: row.get(8)?,
-            bytes_sent: row.get::<_, i64>(9)? as u64,
-            bytes_received: row.get::<_, i64>(10)? as u64,
-            http_version: row.get(11)?,
-            upstream_version: row.get(12)?,
-            dst: row.get(13)?,
-            process: Process {
-                pid: row.get(14)?,
-                tgid: row.get(15)?,
-                uid: row.get(16)?,
-                gid: row.get(17)?,
-                comm: row.get(18)?,
-                exe: row.get(19)?,
-                cgroup_id: row.get::<_, i64>(20)? as u64,
-            },
-            user: row.get(21)?,
-            outcome: row.get(22)?,
-            error: row.get(23)?,
-        })
-    })?;
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM requests ORDER BY id DESC LIMIT ?1"))?;
+    let rows = stmt.query_map([limit], record_from_row)?;
     let mut records = rows.collect::<Result<Vec<_>, _>>()?;
     records.reverse();
     Ok(records)
+}
+
+/// One record with its request and response bodies, reassembled from their chunks.
+pub fn one(path: &Path, id: i64) -> Result<(Record, Vec<u8>, Vec<u8>), StoreError> {
+    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt =
+        conn.prepare(&format!("SELECT {COLUMNS}, request_body, response_body FROM requests WHERE id = ?1"))?;
+    let mut rows = stmt.query([id])?;
+    let row = rows.next()?.ok_or(StoreError::NotFound(id))?;
+    let record = record_from_row(row)?;
+    let request_ids: Vec<u8> = row.get(35)?;
+    let response_ids: Vec<u8> = row.get(36)?;
+    let request = reassemble(&conn, id, &request_ids)?;
+    let response = reassemble(&conn, id, &response_ids)?;
+    Ok((record, request, response))
+}
+
+fn reassemble(conn: &Connection, record: i64, ids: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut stmt = conn.prepare_cached("SELECT len, data FROM chunks WHERE id = ?1")?;
+    let mut out = Vec::new();
+    for id in ids.chunks(32) {
+        let (len, data): (i64, Vec<u8>) = stmt
+            .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(|_| StoreError::Corrupt(record, "a body chunk is missing".into()))?;
+        let mut raw = Vec::with_capacity(len.cast_unsigned() as usize);
+        flate2::read::DeflateDecoder::new(&data[..])
+            .read_to_end(&mut raw)
+            .map_err(|e| StoreError::Corrupt(record, e.to_string()))?;
+        out.extend_from_slice(&raw);
+    }
+    Ok(out)
 }

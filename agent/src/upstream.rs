@@ -19,10 +19,10 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
-use crate::{body::Counted, origin::OrigDst, tls::ALPN_H2};
+use crate::{body::Tee, origin::OrigDst, tls::ALPN_H2};
 
-/// What the proxy sends upstream: the client's body, counted.
-pub type ReqBody = Counted<Incoming>;
+/// What the proxy sends upstream: the client's body, teed into its capture.
+pub type ReqBody = Tee<Incoming>;
 
 /// Idle HTTP/1.1 connections kept per destination.
 const MAX_IDLE_H1: usize = 64;

@@ -1,0 +1,224 @@
+//! The capture worker: a thread that takes each finished exchange off the request path,
+//! redacts secrets, parses the bodies (SSE reassembled), extracts usage, tools and cost,
+//! splits the bodies into content-addressed chunks and hands the result to the store.
+use std::{
+    collections::HashSet,
+    io::Write,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
+    },
+    thread,
+};
+
+use bytes::Bytes;
+use flate2::{Compression, write::DeflateEncoder};
+use http::HeaderMap;
+use tokio::sync::oneshot;
+use tracing::{error, warn};
+
+use super::{
+    buffer::BodyBuf,
+    chunk::{self, ChunkId},
+    cost::Pricing,
+    redact::Redactor,
+    sse::SseParser,
+    usage::{self, ApiKind, ResponseBody},
+};
+use crate::{record::Record, store};
+
+/// Exchanges waiting for the worker; past this they are dropped and counted.
+const QUEUE: usize = 4_096;
+/// Chunk ids remembered as already stored, so repeats skip compression.
+const KNOWN_CHUNKS: usize = 200_000;
+
+/// One finished request/response exchange, as the proxy saw it.
+pub struct Exchange {
+    /// Transport facts filled in by the proxy; the worker adds the rest.
+    pub record: Record,
+    pub request_headers: HeaderMap,
+    pub response_headers: Option<HeaderMap>,
+    pub request_body: Option<Arc<Mutex<BodyBuf>>>,
+    pub response_body: Option<BodyBuf>,
+}
+
+impl Exchange {
+    pub fn new(record: Record, request_headers: HeaderMap, request_body: Option<Arc<Mutex<BodyBuf>>>) -> Self {
+        Self { record, request_headers, response_headers: None, request_body, response_body: None }
+    }
+}
+
+/// A chunk for the store: its id, and its compressed bytes unless it is known stored.
+pub struct ChunkRef {
+    pub id: ChunkId,
+    pub deflated: Option<Vec<u8>>,
+    pub len: usize,
+}
+
+/// What the store receives: the complete record and its bodies as chunk lists.
+pub struct Captured {
+    pub record: Record,
+    pub request_chunks: Vec<ChunkRef>,
+    pub response_chunks: Vec<ChunkRef>,
+}
+
+enum Msg {
+    Exchange(Box<Exchange>),
+    /// Answer once everything queued before this is committed by the store.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle for the proxy: submit exchanges without waiting.
+#[derive(Clone)]
+pub struct Capturer {
+    tx: SyncSender<Msg>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Capturer {
+    pub fn spawn(redactor: Redactor, pricing: Pricing, writer: store::Writer) -> Self {
+        let (tx, rx) = sync_channel(QUEUE);
+        let worker = Worker { redactor, pricing, writer, known: HashSet::new(), unpriced: 0 };
+        thread::Builder::new().name("glassbox-capture".into()).spawn(move || worker.run(&rx)).expect("spawn capture");
+        Self { tx, dropped: Arc::default() }
+    }
+
+    /// Hands an exchange over; a full queue drops it, counted and logged.
+    pub fn submit(&self, exchange: Exchange) {
+        match self.tx.try_send(Msg::Exchange(Box::new(exchange))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                warn!(message = "Capture queue full; record dropped.");
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Waits until every exchange submitted so far is processed and committed.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        let tx = self.tx.clone();
+        let sent = tokio::task::spawn_blocking(move || tx.send(Msg::Flush(done)).is_ok()).await;
+        if sent.unwrap_or(false) {
+            let _ = wait.await;
+        }
+    }
+}
+
+struct Worker {
+    redactor: Redactor,
+    pricing: Pricing,
+    writer: store::Writer,
+    known: HashSet<ChunkId>,
+    unpriced: u64,
+}
+
+impl Worker {
+    fn run(mut self, rx: &Receiver<Msg>) {
+        while let Ok(msg) = rx.recv() {
+            match msg {
+                Msg::Exchange(exchange) => {
+                    let captured = self.process(*exchange);
+                    self.writer.submit(captured);
+                }
+                Msg::Flush(done) => self.writer.flush_blocking(done),
+            }
+        }
+    }
+
+    fn process(&mut self, exchange: Exchange) -> Captured {
+        let Exchange { mut record, request_headers, response_headers, request_body, response_body } = exchange;
+        let request = request_body.map(|buf| {
+            let buf = buf.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            (buf.to_bytes(), buf.truncated())
+        });
+        let (request, request_truncated) = request.unwrap_or_default();
+        let (response, response_truncated) =
+            response_body.as_ref().map(|buf| (buf.to_bytes(), buf.truncated())).unwrap_or_default();
+        drop(response_body); // returns its share of the in-flight budget
+
+        let api = usage::api_kind(&record.method, &record.path);
+        let is_sse = response_headers.as_ref().is_some_and(|h| {
+            h.get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
+        });
+        let analysis = if is_sse {
+            let mut parser = SseParser::new();
+            let events = parser.feed(&response);
+            let end = parser.finish();
+            record.stream = true;
+            record.detail.stream_events = Some(events.len() as u64);
+            let clean = end.complete && record.outcome == "complete" && !response_truncated;
+            record.detail.stream_complete = Some(clean);
+            usage::analyze(api, &record.path, &request, record.status.unwrap_or(0), ResponseBody::Sse(&events))
+        } else {
+            let body =
+                if looks_like_json(&response) { ResponseBody::Json(&response) } else { ResponseBody::Other(&response) };
+            usage::analyze(api, &record.path, &request, record.status.unwrap_or(0), body)
+        };
+
+        record.path = self.redactor.path(&record.path);
+        record.api = (api != ApiKind::Unknown).then(|| api.as_str().to_owned());
+        record.stream |= analysis.stream;
+        record.model = analysis.model_requested;
+        record.response_model = analysis.model_answered;
+        record.usage = analysis.usage;
+        let model = record.response_model.as_deref().or(record.model.as_deref());
+        record.cost_usd = model.and_then(|m| self.pricing.cost(&record.provider, m, &record.usage));
+        if record.cost_usd.is_none() && model.is_some() && record.usage != usage::Usage::default() {
+            self.unpriced += 1;
+            warn!(message = "No price for model; cost left unknown.", provider = %record.provider, model = ?model, unpriced = self.unpriced);
+        }
+        let detail = &mut record.detail;
+        detail.response_id = analysis.response_id;
+        detail.tools_declared = analysis.tools_declared;
+        detail.tool_calls = analysis.tool_calls;
+        detail.provider_error = analysis.error;
+        detail.finish_reason = analysis.finish_reason;
+        detail.request_headers = self.redactor.headers(&request_headers);
+        detail.response_headers = response_headers.as_ref().map(|h| self.redactor.headers(h)).unwrap_or_default();
+        detail.request_truncated = request_truncated;
+        detail.response_truncated = response_truncated;
+
+        let request_chunks = self.chunks(&request);
+        let response_chunks = self.chunks(&response);
+        Captured { record, request_chunks, response_chunks }
+    }
+
+    /// Splits a body into chunks, compressing only those not known to be stored.
+    fn chunks(&mut self, body: &Bytes) -> Vec<ChunkRef> {
+        chunk::split(body)
+            .into_iter()
+            .map(|piece| {
+                let id = chunk::id(piece);
+                let deflated = if self.known.contains(&id) { None } else { Some(deflate(piece)) };
+                if self.known.len() >= KNOWN_CHUNKS {
+                    self.known.clear();
+                }
+                self.known.insert(id);
+                ChunkRef { id, deflated, len: piece.len() }
+            })
+            .collect()
+    }
+}
+
+fn looks_like_json(body: &[u8]) -> bool {
+    matches!(body.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
+}
+
+fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut encoder = DeflateEncoder::new(Vec::with_capacity(data.len() / 3), Compression::fast());
+    if let Err(e) = encoder.write_all(data) {
+        error!(message = "Compression failed.", error = %e);
+    }
+    encoder.finish().unwrap_or_default()
+}
