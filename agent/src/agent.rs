@@ -81,6 +81,8 @@ pub fn load_ca(config: &Config) -> anyhow::Result<Ca> {
 }
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Everything glassbox writes (database with full bodies, CA key, secret) is root-only.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let ca = load_ca(&config)?;
     let hosts: Vec<String> = config.hosts().map(str::to_owned).collect();
     let resolver = Arc::new(tls::LeafResolver::new(ca, hosts.clone()));

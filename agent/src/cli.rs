@@ -1,4 +1,4 @@
-//! The command line: `glassbox [--config FILE] run | requests | ca pem | status`.
+//! The command line: `glassbox [--config FILE] run | requests | show | ca pem | status`.
 use std::{io::Write, path::PathBuf};
 
 use anyhow::Context as _;
@@ -29,6 +29,17 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
+    /// One recorded request in full: headers as stored, usage, cost, tools.
+    Show {
+        /// The record id (from `requests`).
+        id: i64,
+        /// Also print the request and response bodies (JSON pretty-printed, SSE by event).
+        #[arg(long)]
+        bodies: bool,
+        /// One JSON object; with --bodies it adds `request_body` and `response_body`.
+        #[arg(long)]
+        json: bool,
+    },
     /// The local CA.
     Ca {
         #[command(subcommand)]
@@ -52,6 +63,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run => agent::run(config).await,
         Command::Requests { json, limit } => requests(&config, json, limit),
+        Command::Show { id, bodies, json } => show(&config, id, bodies, json),
         Command::Ca { command: CaCommand::Pem } => {
             print!("{}", agent::load_ca(&config)?.cert_pem());
             Ok(())
@@ -64,11 +76,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn requests(config: &Config, json: bool, limit: u32) -> anyhow::Result<()> {
-    let path = config.db_path();
-    if !path.exists() {
-        anyhow::bail!("no database at {}: has `glassbox run` started yet?", path.display());
-    }
-    let records = store::recent(&path, limit)?;
+    let records = store::recent(&existing_db(config)?, limit)?;
     let mut out = std::io::stdout().lock();
     if json {
         for record in &records {
@@ -78,8 +86,8 @@ fn requests(config: &Config, json: bool, limit: u32) -> anyhow::Result<()> {
     } else {
         writeln!(
             out,
-            "{:<24} {:<10} {:<6} {:<32} {:>6} {:>9} {:>9} {:>9}  PROCESS",
-            "TIME", "PROVIDER", "METHOD", "PATH", "STATUS", "MS", "SENT", "RECV"
+            "{:>5} {:<24} {:<10} {:<6} {:<32} {:>6} {:>9} {:>9} {:>9} {:<24} {:>8} {:>8} {:>10}  PROCESS",
+            "ID", "TIME", "PROVIDER", "METHOD", "PATH", "STATUS", "MS", "SENT", "RECV", "MODEL", "IN", "OUT", "COST"
         )?;
         for r in &records {
             writeln!(out, "{}", table_row(r))?;
@@ -88,29 +96,65 @@ fn requests(config: &Config, json: bool, limit: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn show(config: &Config, id: i64, bodies: bool, json: bool) -> anyhow::Result<()> {
+    let (record, request, response) = store::one(&existing_db(config)?, id)?;
+    if json {
+        let mut value = serde_json::to_value(&record)?;
+        if bodies {
+            value["request_body"] = String::from_utf8_lossy(&request).into_owned().into();
+            value["response_body"] = String::from_utf8_lossy(&response).into_owned().into();
+        }
+        println!("{value}");
+    } else {
+        print!("{}", crate::show::render(&record, bodies.then_some((&request[..], &response[..]))));
+    }
+    Ok(())
+}
+
+fn existing_db(config: &Config) -> anyhow::Result<std::path::PathBuf> {
+    let path = config.db_path();
+    if !path.exists() {
+        anyhow::bail!("no database at {}: has `glassbox run` started yet?", path.display());
+    }
+    Ok(path)
+}
+
 fn table_row(r: &Record) -> String {
     let status = r.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
-    let mut path = r.path.clone();
-    if path.len() > 32 {
-        path.truncate(31);
-        path.push('…');
-    }
+    let tokens = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let model = r.response_model.as_deref().or(r.model.as_deref()).unwrap_or("-");
+    let cost = r.cost_usd.map_or_else(|| "-".to_owned(), |c| format!("${c:.4}"));
     format!(
-        "{:<24} {:<10} {:<6} {:<32} {:>6} {:>9.1} {:>9} {:>9}  {} {} ({}, uid {} {})",
+        "{:>5} {:<24} {:<10} {:<6} {:<32} {:>6} {:>9.1} {:>9} {:>9} {:<24} {:>8} {:>8} {:>10}  {} {} ({}, uid {} {})",
+        r.id,
         r.time,
         r.provider,
         r.method,
-        path,
+        clip(&r.path, 32),
         status,
         r.duration_ms,
         r.bytes_sent,
         r.bytes_received,
+        clip(model, 24),
+        tokens(r.usage.input_tokens),
+        tokens(r.usage.output_tokens),
+        cost,
         r.process.pid,
         r.process.comm,
         r.process.exe,
         r.process.uid,
         r.user
     )
+}
+
+/// At most `width` characters, with an ellipsis when cut.
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
 }
 
 fn print_status(status: &status::Status, json: bool) {

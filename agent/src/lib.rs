@@ -14,6 +14,7 @@ pub mod proxy;
 pub mod record;
 pub mod redirect;
 pub mod rewind;
+pub mod show;
 pub mod sni;
 pub mod status;
 pub mod store;
