@@ -43,7 +43,7 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         warn!(message = "No origin for connection; closing it.", %peer);
         return;
     };
-    if origin.process.tgid == std::process::id() {
+    if origin.process.pid == std::process::id() {
         Counters::bump(&counters.loops);
         error!(message = "The agent's own connection was redirected to itself; closing it.", dst = %origin.dst.0);
         return;

@@ -17,12 +17,14 @@ pub struct OrigDst(pub SocketAddr);
 /// The calling process as seen at connect time.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Process {
+    /// Process id (the kernel's thread-group id).
     pub pid: u32,
-    pub tgid: u32,
+    /// Id of the thread that connected.
+    pub tid: u32,
     pub uid: u32,
     pub gid: u32,
     pub comm: String,
-    /// Executable path from /proc/<tgid>/exe; empty if the process was already gone.
+    /// Executable path from /proc/<pid>/exe; empty if the process was already gone.
     pub exe: String,
     pub cgroup_id: u64,
 }
@@ -40,8 +42,8 @@ impl OriginInfo {
         Self {
             dst: OrigDst(SocketAddr::new(words_addr(origin.dst_addr), u16::from_be(origin.dst_port_be))),
             process: Process {
-                pid: origin.pid,
-                tgid: origin.tgid,
+                pid: origin.tgid,
+                tid: origin.pid,
                 uid: origin.uid,
                 gid: origin.gid,
                 comm: String::from_utf8_lossy(&origin.comm[..comm_len]).into_owned(),
@@ -53,7 +55,7 @@ impl OriginInfo {
 
     /// Fills in what /proc knows; cheap (one readlink), done once per connection.
     pub fn complete(&mut self) {
-        self.process.exe = std::fs::read_link(format!("/proc/{}/exe", self.process.tgid))
+        self.process.exe = std::fs::read_link(format!("/proc/{}/exe", self.process.pid))
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
     }

@@ -69,7 +69,7 @@ CREATE TABLE IF NOT EXISTS requests (
     upstream_version TEXT,
     dst TEXT NOT NULL,
     pid INTEGER NOT NULL,
-    tgid INTEGER NOT NULL,
+    tid INTEGER NOT NULL,
     uid INTEGER NOT NULL,
     gid INTEGER NOT NULL,
     comm TEXT NOT NULL,
@@ -207,7 +207,7 @@ fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
         let mut chunk = tx.prepare_cached("INSERT OR IGNORE INTO chunks (id, len, data) VALUES (?1, ?2, ?3)")?;
         let mut stmt = tx.prepare_cached(
             "INSERT INTO requests (time, provider, host, method, path, status, duration_ms, ttfb_ms,
-             bytes_sent, bytes_received, http_version, upstream_version, dst, pid, tgid, uid, gid,
+             bytes_sent, bytes_received, http_version, upstream_version, dst, pid, tid, uid, gid,
              comm, exe, cgroup_id, user, outcome, error, api, model, response_model, stream,
              input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens,
              cost_usd, detail, request_body, response_body)
@@ -238,7 +238,7 @@ fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
                 r.upstream_version,
                 r.dst,
                 p.pid,
-                p.tgid,
+                p.tid,
                 p.uid,
                 p.gid,
                 p.comm,
@@ -272,7 +272,7 @@ fn ids(chunks: &[ChunkRef]) -> Vec<u8> {
 }
 
 const COLUMNS: &str = "id, time, provider, host, method, path, status, duration_ms, ttfb_ms, bytes_sent,
-    bytes_received, http_version, upstream_version, dst, pid, tgid, uid, gid, comm, exe,
+    bytes_received, http_version, upstream_version, dst, pid, tid, uid, gid, comm, exe,
     cgroup_id, user, outcome, error, api, model, response_model, stream, input_tokens,
     output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, detail";
 
@@ -297,7 +297,7 @@ fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
         dst: row.get(13)?,
         process: Process {
             pid: row.get(14)?,
-            tgid: row.get(15)?,
+            tid: row.get(15)?,
             uid: row.get(16)?,
             gid: row.get(17)?,
             comm: row.get(18)?,
