@@ -170,6 +170,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             running,
             connections: counters.connections(),
             loops: counters.loops.load(Ordering::Relaxed),
+            malformed_requests: counters.malformed.load(Ordering::Relaxed),
             records_dropped: writer.dropped() + capture.dropped(),
             targets: counters.targets.load(Ordering::Relaxed),
             kernel: serde_json::to_value(redirect.lock().expect("redirect poisoned").stats()).unwrap_or_default(),

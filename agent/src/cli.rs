@@ -173,5 +173,6 @@ fn print_status(status: &status::Status, json: bool) {
     println!("  targets       {} provider addresses", status.targets);
     println!("  connections   {} intercepted, {} passed through, {} failed", c.intercepted, c.passed_through, c.failed);
     println!("  loops         {}", status.loops);
+    println!("  malformed     {} requests", status.malformed_requests);
     println!("  records lost  {}", status.records_dropped);
 }

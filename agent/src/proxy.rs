@@ -62,15 +62,23 @@ pub async fn serve(
     let h2 = tls.get_ref().1.alpn_protocol() == Some(ALPN_H2);
     let user = user_name(origin.process.uid);
     let conn = Arc::new(Conn { sni: sni.into(), provider, origin, user });
-    let service = service_fn(move |req| handle(req, conn.clone(), shared.clone()));
+    let conn_info = conn.clone();
+    let service_shared = shared.clone();
+    let service = service_fn(move |req| handle(req, conn.clone(), service_shared.clone()));
     let io = TokioIo::new(tls);
     let result = if h2 {
         http2::Builder::new(TokioExecutor::new()).serve_connection(io, service).await
     } else {
         http1::Builder::new().serve_connection(io, service).await
     };
-    if let Err(error) = result {
-        debug!(message = "Client connection ended with an error.", %error);
+    match result {
+        // hyper has already answered 400 (HTTP/1.1) or reset the stream (h2).
+        Err(error) if error.is_parse() || error.is_parse_too_large() => {
+            Counters::bump(&shared.counters.malformed);
+            warn!(message = "Malformed request from client.", host = %conn_info.sni, pid = conn_info.origin.process.pid, exe = %conn_info.origin.process.exe, %error);
+        }
+        Err(error) => debug!(message = "Client connection ended with an error.", %error),
+        Ok(()) => {}
     }
 }
 

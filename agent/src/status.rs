@@ -14,6 +14,7 @@ pub struct Counters {
     pub passed_through: AtomicU64,
     pub failed: AtomicU64,
     pub loops: AtomicU64,
+    pub malformed: AtomicU64,
     pub targets: AtomicU64,
 }
 
@@ -35,6 +36,8 @@ pub struct Status {
     pub connections: Connections,
     /// Connections that came back to the proxy from the agent itself: must stay 0.
     pub loops: u64,
+    /// Requests hyper could not parse (answered 400 / stream reset).
+    pub malformed_requests: u64,
     pub records_dropped: u64,
     /// Provider addresses currently redirected.
     pub targets: u64,
