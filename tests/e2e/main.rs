@@ -6,12 +6,19 @@
 //! cargo build -p glassbox && cargo test -p glassbox-tests --test e2e
 //! ```
 
+mod calls;
+mod capture;
+mod dedup;
 mod failure;
 mod harness;
 mod interception;
 mod ipv6;
 mod lifecycle;
+mod malformed;
 mod passthrough;
 mod protocols;
+mod redaction;
 mod sdk;
+mod sdk_usage;
+mod usage;
 mod world;

@@ -1,7 +1,8 @@
 //! The usual set-up of one test: a cgroup; a fake provider answering for api.openai.com,
-//! api.anthropic.com and other.example on its own address; an agent attached to the
-//! cgroup that intercepts the first two (openai, anthropic); a CA bundle trusting the
-//! system roots plus glassbox's CA; and clients confined to the cgroup.
+//! api.anthropic.com, generativelanguage.googleapis.com and other.example on its own
+//! address; an agent attached to the cgroup that intercepts the first two (openai,
+//! anthropic) unless told otherwise; a CA bundle trusting the system roots plus
+//! glassbox's CA; and clients confined to the cgroup.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 pub const OPENAI: &str = "api.openai.com";
 pub const ANTHROPIC: &str = "api.anthropic.com";
+pub const GEMINI: &str = "generativelanguage.googleapis.com";
 /// Not a provider, but served by the same fake on the same address.
 pub const OTHER: &str = "other.example";
 pub const CHAT_PATH: &str = "/v1/chat/completions";
@@ -43,7 +45,7 @@ impl World {
     pub fn build(name: &str, fake: FakeProvider, configure: impl FnOnce(Agent) -> Agent) -> Self {
         let cgroup = Cgroup::new(name);
         let fake = fake.start();
-        let hosts = Hosts::from_pairs(&fake.hosts(&[OPENAI, ANTHROPIC, OTHER]));
+        let hosts = Hosts::from_pairs(&fake.hosts(&[OPENAI, ANTHROPIC, GEMINI, OTHER]));
         let agent = configure(Agent::new().cgroup(&cgroup).hosts_from(&hosts)).start();
         let bundle = agent.ca_bundle(false);
         World { agent, fake, hosts, bundle, cgroup }

@@ -16,7 +16,7 @@ pub const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CertSet {
     /// `provider.pem`, signed by the test CA; SANs api.openai.com, api.anthropic.com,
-    /// other.example, localhost.
+    /// generativelanguage.googleapis.com, other.example, localhost.
     #[default]
     Trusted,
     /// `untrusted-provider.pem`, signed by a CA nobody trusts; SAN api.openai.com.

@@ -37,6 +37,39 @@ pub fn assert_field(record: &Value, ptr: &str, want: impl Into<Value>) {
     assert_eq!(field(record, ptr), &want, "record field {ptr} should be {want}; record: {record}");
 }
 
+/// Panics unless `record` has every field of `want` (an object) with the same value,
+/// nested objects and arrays compared the same way, field by field: a missing field is
+/// not a null. A non-integer number in `want` (a cost in USD) matches within 1e-9 of it,
+/// relatively. The message names the first differing field and shows the whole record.
+#[track_caller]
+pub fn assert_fields(record: &Value, want: &Value) {
+    if let Err(diff) = compare("", record, want) {
+        panic!(
+            "{diff}
+record: {record}"
+        );
+    }
+}
+
+fn compare(at: &str, got: &Value, want: &Value) -> Result<(), String> {
+    match (got, want) {
+        (Value::Object(got), Value::Object(want)) => want.iter().try_for_each(|(key, w)| {
+            let at = format!("{at}/{key}");
+            let g = got.get(key).ok_or_else(|| format!("record has no field {at} (want {w})"))?;
+            compare(&at, g, w)
+        }),
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
+            g.iter().zip(w).enumerate().try_for_each(|(i, (g, w))| compare(&format!("{at}/{i}"), g, w))
+        }
+        (Value::Number(g), Value::Number(w)) if w.is_f64() => {
+            let (g, w) = (g.as_f64().unwrap_or(f64::NAN), w.as_f64().unwrap_or(f64::NAN));
+            if (g - w).abs() <= w.abs() * 1e-9 { Ok(()) } else { Err(format!("record field {at} is {g}, want {w}")) }
+        }
+        _ if got == want => Ok(()),
+        _ => Err(format!("record field {at} is {got}, want {want}")),
+    }
+}
+
 /// Panics unless the field at `ptr` is a number greater than zero.
 #[track_caller]
 pub fn assert_positive(record: &Value, ptr: &str) {
@@ -73,6 +106,18 @@ mod tests {
         assert!(is_rfc3339("2026-01-02T03:04:05.123456+00:00"));
         assert!(!is_rfc3339("2026-01-02 03:04:05"));
         assert!(!is_rfc3339("1767225600"));
+    }
+
+    #[test]
+    fn fields_compare_nested_and_costs_approximately() {
+        let record = serde_json::json!({"a": 1, "usage": {"x": null, "y": 2}, "cost": 0.1 + 0.2, "list": [{"n": "t"}]});
+        assert!(compare("", &record, &serde_json::json!({"usage": {"x": null}, "cost": 0.3})).is_ok());
+        assert!(compare("", &record, &serde_json::json!({"list": [{"n": "t"}], "a": 1})).is_ok());
+        let missing = compare("", &record, &serde_json::json!({"usage": {"z": null}})).unwrap_err();
+        assert!(missing.contains("/usage/z"), "{missing}");
+        assert!(compare("", &record, &serde_json::json!({"a": 2})).is_err());
+        assert!(compare("", &record, &serde_json::json!({"cost": 0.31})).is_err());
+        assert!(compare("", &record, &serde_json::json!({"list": []})).is_err());
     }
 
     #[test]

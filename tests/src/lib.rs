@@ -1,10 +1,12 @@
 //! Harness for glassbox's end-to-end tests.
 //!
 //! The pieces follow a test's life: [`unique`] hands out addresses and ports so tests run
-//! in parallel, [`certs`] finds the committed fixtures, [`fake`] serves a native
-//! OpenAI-compatible provider over TLS, [`sandbox`] makes the cgroup the agent attaches
-//! to, [`hosts`] and [`run`] start clients confined to that cgroup with a private
-//! `/etc/hosts`, and [`agent`] runs the glassbox binary under test and reads its records.
+//! in parallel, [`certs`] finds the committed certificates and [`fixtures`] the agent's
+//! provider response fixtures, [`fake`] serves a native provider over TLS (built-in
+//! OpenAI-compatible routes, or canned fixtures), [`sandbox`] makes the cgroup the agent
+//! attaches to, [`hosts`] and [`run`] start clients confined to that cgroup with a
+//! private `/etc/hosts`, and [`agent`] runs the glassbox binary under test and reads its
+//! records and its store.
 //!
 //! Everything here panics with a message instead of returning errors: a failed set-up is
 //! a failed test, and the panic keeps the location.
@@ -13,15 +15,16 @@ pub mod agent;
 pub mod certs;
 pub mod check;
 pub mod fake;
+pub mod fixtures;
 pub mod hosts;
 pub mod run;
 pub mod sandbox;
 pub mod scratch;
 pub mod unique;
 
-pub use agent::{Agent, AgentHandle};
+pub use agent::{Agent, AgentHandle, ChunkTotals};
 pub use certs::CertSet;
-pub use fake::{FakeHandle, FakeProvider, SeenRequest};
+pub use fake::{Canned, FakeHandle, FakeProvider, SeenRequest};
 pub use hosts::Hosts;
 pub use run::{Client, ClientOutput};
 pub use sandbox::Cgroup;

@@ -7,11 +7,14 @@
 use ring::digest::{SHA256, digest};
 
 /// No chunk is shorter than this, except the last.
-pub const MIN_CHUNK: usize = 2 * 1024;
+pub const MIN_CHUNK: usize = 1024;
 /// No chunk is longer than this.
-pub const MAX_CHUNK: usize = 64 * 1024;
-/// A cut where the hash's low 13 bits are zero: chunks average about 8 KiB past the minimum.
-const MASK: u64 = (1 << 13) - 1;
+pub const MAX_CHUNK: usize = 32 * 1024;
+/// A cut where the hash's top 12 bits are zero: chunks average about 4 KiB past the
+/// minimum, small enough that one changed message costs a few KiB, not a whole prompt.
+/// The top bits of a shift-left gear hash depend on the last 64 bytes (the low bits only
+/// on the last 12), so cuts stay regular even in text with a small vocabulary.
+const CUT_SHIFT: u32 = 64 - 12;
 
 /// The gear table: 256 fixed pseudo-random words (splitmix64), the same in every build.
 const GEAR: [u64; 256] = {
@@ -41,7 +44,7 @@ fn first_cut(data: &[u8]) -> usize {
     let mut hash = 0u64;
     for (i, byte) in data.iter().enumerate().take(end).skip(MIN_CHUNK) {
         hash = (hash << 1).wrapping_add(GEAR[usize::from(*byte)]);
-        if hash & MASK == 0 {
+        if hash >> CUT_SHIFT == 0 {
             return i + 1;
         }
     }

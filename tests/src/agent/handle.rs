@@ -1,5 +1,5 @@
-//! A running agent: its CLI views (`status`, `requests`, `ca pem`), a CA bundle for
-//! clients, and its log. SIGKILLed on drop; the log is printed if the test failed.
+//! A running agent: its CLI views (`status`, `requests`, `show`, `ca pem`), a CA bundle
+//! for clients, and its log. SIGKILLed on drop; the log is printed if the test failed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -62,6 +62,16 @@ impl AgentHandle {
         &self.cgroup
     }
 
+    /// The `[storage] dir`: database, device secret, CA, status.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// The file the agent's stdout and stderr go to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// Everything the agent wrote to stdout and stderr so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -111,6 +121,21 @@ impl AgentHandle {
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("`requests --json` line is not JSON ({e}): {l}"))
             })
             .collect()
+    }
+
+    /// `show ID --json [--bodies]`: one record as one JSON object, with `request_body` and
+    /// `response_body` when `bodies`.
+    pub fn show_json(&self, id: &Value, bodies: bool) -> Value {
+        let id = id.as_i64().unwrap_or_else(|| panic!("record id {id} is not an integer"));
+        let id = id.to_string();
+        let mut args = vec!["show", id.as_str(), "--json"];
+        if bodies {
+            args.push("--bodies");
+        }
+        let out = self.cli(&args);
+        serde_json::from_slice(&out).unwrap_or_else(|e| {
+            panic!("`glassbox {}` is not one JSON object ({e}): {}", args.join(" "), String::from_utf8_lossy(&out))
+        })
     }
 
     /// Waits (records are written asynchronously) for a record matching `pred`; panics

@@ -11,11 +11,13 @@
 //!     .provider("openai", &["api.openai.com"])
 //!     .hosts(&[("api.openai.com", "127.0.1.7")])
 //!     .extra_ca(certs::test_ca())
+//!     .config("[capture]\nmax_body_mb = 1\n")
 //!     .start();
 //! let records = agent.requests_json();
 //! ```
 
 mod handle;
+mod store;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub use handle::AgentHandle;
+pub use store::ChunkTotals;
 
 use crate::certs;
 use crate::hosts::Hosts;
@@ -43,6 +46,7 @@ pub struct Agent {
     hosts: Hosts,
     extra_ca: Option<PathBuf>,
     in_cgroup: bool,
+    extra_config: String,
 }
 
 impl Default for Agent {
@@ -62,6 +66,7 @@ impl Agent {
             hosts: Hosts::new(),
             extra_ca: Some(certs::test_ca()),
             in_cgroup: false,
+            extra_config: String::new(),
         }
     }
 
@@ -121,6 +126,15 @@ impl Agent {
         self
     }
 
+    /// Appends TOML text to the config, after everything the builder writes: whole
+    /// sections the builder does not write, such as `[capture]`.
+    #[must_use]
+    pub fn config(mut self, toml: &str) -> Self {
+        self.extra_config.push('\n');
+        self.extra_config.push_str(toml);
+        self
+    }
+
     /// Writes the config, starts the agent and waits until it reports running.
     pub fn start(mut self) -> AgentHandle {
         require_root("running the glassbox agent");
@@ -172,6 +186,7 @@ impl Agent {
             let hosts: Vec<String> = hosts.iter().map(|h| q(h)).collect();
             let _ = write!(toml, "\n[[providers]]\nname = {}\nhosts = [{}]\n", q(name), hosts.join(", "));
         }
+        toml.push_str(&self.extra_config);
         toml
     }
 }

@@ -70,7 +70,7 @@ fn main() {
             std::process::exit(1);
         });
         eprintln!("fake-provider: listening on https://{}", args.addr);
-        let options = Arc::new(server::Options { record: None, sse_delay: args.sse_delay });
+        let options = Arc::new(server::Options { record: None, sse_delay: args.sse_delay, routes: Vec::new() });
         tokio::select! {
             () = server::serve(listener, tls, options) => {}
             _ = tokio::signal::ctrl_c() => {}

@@ -1,7 +1,7 @@
 //! The response body type of the fake provider: a whole buffer, or a channel the SSE
-//! task feeds one event at a time so hyper writes (and flushes) each event on its own.
+//! task feeds one event at a time so hyper writes (and flushes) each event on its own. An
+//! error fed into the channel fails the body, which makes hyper abandon the response.
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -9,11 +9,11 @@ use bytes::Bytes;
 use http_body::{Frame, SizeHint};
 use tokio::sync::mpsc;
 
-/// Either a complete body (with a known length) or a stream of chunks.
+/// Either a complete body (with a known length) or a stream of chunks, which an error ends.
 #[derive(Debug)]
 pub enum FakeBody {
     Full(Option<Bytes>),
-    Stream(mpsc::Receiver<Bytes>),
+    Stream(mpsc::Receiver<Result<Bytes, std::io::Error>>),
 }
 
 impl FakeBody {
@@ -28,12 +28,12 @@ impl FakeBody {
 
 impl http_body::Body for FakeBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = std::io::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.get_mut() {
             FakeBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            FakeBody::Stream(rx) => rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))),
+            FakeBody::Stream(rx) => rx.poll_recv(cx).map(|b| b.map(|b| b.map(Frame::data))),
         }
     }
 

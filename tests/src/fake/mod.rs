@@ -8,11 +8,14 @@
 //! assert!(fake.requests().is_empty());
 //! ```
 //!
-//! Routes: `POST /v1/chat/completions` (SSE when the JSON body has `"stream": true`,
-//! else [`responses::chat_completion`]), `GET /v1/models`, any `HEAD` → 200 without a
-//! body, anything else → 404. Every response carries `x-fake-provider: 1`.
+//! Routes: first the test's own, registered with [`FakeProvider::route`] (a [`Canned`]
+//! answer per method and path); then `POST /v1/chat/completions` (SSE when the JSON body
+//! has `"stream": true`, else [`responses::chat_completion`]), `GET /v1/models`, any
+//! `HEAD` → 200 without a body, anything else → 404. Every response carries
+//! `x-fake-provider: 1`.
 
 mod body;
+mod canned;
 pub mod responses;
 pub mod server;
 pub mod tls;
@@ -30,6 +33,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::certs::{self, CertSet};
 use crate::unique;
+
+pub use canned::{Canned, split_events};
 
 /// One request as the fake provider received it.
 #[derive(Clone, Debug)]
@@ -64,6 +69,8 @@ pub struct FakeProvider {
     cert: CertSet,
     cert_dir: Option<PathBuf>,
     sse_delay: Duration,
+    routes: Vec<(Method, String, Canned)>,
+    http1_only: bool,
 }
 
 impl Default for FakeProvider {
@@ -75,7 +82,14 @@ impl Default for FakeProvider {
 impl FakeProvider {
     /// A fake on a fresh 127.0.x.y:443 with the trusted certificate, 20 ms between SSE events.
     pub fn new() -> Self {
-        FakeProvider { addr: None, cert: CertSet::Trusted, cert_dir: None, sse_delay: Duration::from_millis(20) }
+        FakeProvider {
+            addr: None,
+            cert: CertSet::Trusted,
+            cert_dir: None,
+            sse_delay: Duration::from_millis(20),
+            routes: Vec::new(),
+            http1_only: false,
+        }
     }
 
     /// Listen on this address instead of a fresh one.
@@ -106,13 +120,33 @@ impl FakeProvider {
         self
     }
 
+    /// Offers only http/1.1 by ALPN (not h2), so clients and the agent talk HTTP/1.1 to it.
+    #[must_use]
+    pub fn http1_only(mut self) -> Self {
+        self.http1_only = true;
+        self
+    }
+
+    /// Answers `method path` (the query is ignored) with `canned`, before the built-in
+    /// routes; the first route registered for a method and path wins.
+    #[must_use]
+    pub fn route(mut self, method: Method, path: &str, canned: Canned) -> Self {
+        self.routes.push((method, path.to_owned(), canned));
+        self
+    }
+
     /// Binds and starts serving on a runtime of its own; panics if the address is taken.
     pub fn start(self) -> FakeHandle {
         let addr = self.addr.unwrap_or_else(|| SocketAddr::from((unique::ip(), 443)));
         let dir = self.cert_dir.unwrap_or_else(certs::dir);
-        let tls = TlsAcceptor::from(tls::server_config(&dir, self.cert));
+        let mut config = tls::server_config(&dir, self.cert);
+        if self.http1_only {
+            Arc::make_mut(&mut config).alpn_protocols = vec![b"http/1.1".to_vec()];
+        }
+        let tls = TlsAcceptor::from(config);
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let options = Arc::new(server::Options { record: Some(seen.clone()), sse_delay: self.sse_delay });
+        let options =
+            Arc::new(server::Options { record: Some(seen.clone()), sse_delay: self.sse_delay, routes: self.routes });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fake-provider")

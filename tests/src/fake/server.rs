@@ -1,6 +1,7 @@
 //! The fake provider's server: accept TCP (nodelay) → TLS → HTTP/1.1 or h2 (hyper-util
-//! auto) → route. Shared by the in-process [`super::FakeProvider`] and the standalone
-//! `fake-provider` binary; only the former records requests.
+//! auto) → route: a test's [`Canned`] routes first, then the built-in ones. Shared by the
+//! in-process [`super::FakeProvider`] and the standalone `fake-provider` binary; only the
+//! former records requests.
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -19,15 +20,18 @@ use tokio_rustls::TlsAcceptor;
 
 use super::SeenRequest;
 use super::body::FakeBody;
+use super::canned::Canned;
 use super::responses;
 
-/// How a server behaves: what it records and how it paces streams.
+/// How a server behaves: what it records, how it paces streams, what it answers.
 #[derive(Debug, Default)]
 pub struct Options {
     /// Where requests are recorded; `None` for the benchmark binary.
     pub record: Option<Arc<Mutex<Vec<SeenRequest>>>>,
     /// Pause between two SSE events (the first is sent at once).
     pub sse_delay: Duration,
+    /// Canned answers by method and path (query ignored), tried before the built-in routes.
+    pub routes: Vec<(Method, String, Canned)>,
 }
 
 /// Accepts connections until the runtime is dropped. Errors of one connection (a failed
@@ -59,7 +63,11 @@ async fn handle(
     let (parts, body) = req.into_parts();
     // A client that vanishes mid-body leaves what arrived; the route then decides.
     let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
-    let response = route(&parts.method, parts.uri.path(), &body, options.sse_delay);
+    let canned = options.routes.iter().find(|(m, p, _)| *m == parts.method && p == parts.uri.path());
+    let response = match canned {
+        Some((_, _, canned)) => serve_canned(canned, options.sse_delay),
+        None => route(&parts.method, parts.uri.path(), &body, options.sse_delay),
+    };
     if let Some(record) = &options.record {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
         record.lock().unwrap().push(SeenRequest {
@@ -93,6 +101,26 @@ fn route(method: &Method, path: &str, body: &[u8], sse_delay: Duration) -> Respo
     }
 }
 
+/// A canned answer: its status and headers, its body in one piece or event by event, and
+/// a failed body after the last piece when it is cut.
+fn serve_canned(canned: &Canned, delay: Duration) -> Response<FakeBody> {
+    let body = if canned.is_paced() {
+        let cut = canned.is_cut().then(|| std::io::Error::other("the fake provider cuts this stream"));
+        paced(canned.pieces(), cut, delay)
+    } else {
+        FakeBody::full(canned.body().clone())
+    };
+    let mut response = respond(canned.status, "application/json", body);
+    let headers = response.headers_mut();
+    let value = |v: &str| HeaderValue::from_str(v).unwrap_or_else(|e| panic!("header value {v:?}: {e}"));
+    headers.insert(header::CONTENT_TYPE, value(&canned.content_type));
+    for (name, v) in &canned.headers {
+        let name = header::HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|e| panic!("header {name:?}: {e}"));
+        headers.append(name, value(v));
+    }
+    response
+}
+
 fn respond(status: StatusCode, content_type: &'static str, body: FakeBody) -> Response<FakeBody> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
@@ -114,15 +142,22 @@ fn wants_stream(body: &[u8]) -> bool {
         .is_ok_and(|v| v.get("stream") == Some(&serde_json::Value::Bool(true)))
 }
 
-/// Feeds the SSE events into a body one by one, `delay` apart.
+/// The built-in chat stream, event by event, `delay` apart.
 fn stream(delay: Duration) -> FakeBody {
-    let (tx, rx) = mpsc::channel::<Bytes>(1);
+    paced(responses::chat_chunks().to_vec(), None, delay)
+}
+
+/// Feeds `pieces` into a body one by one, `delay` apart, then `cut` (if any) after another
+/// `delay`, so everything before it has been flushed when the body fails.
+fn paced(pieces: Vec<Bytes>, cut: Option<std::io::Error>, delay: Duration) -> FakeBody {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     tokio::spawn(async move {
-        for (i, chunk) in responses::chat_chunks().iter().enumerate() {
+        let items = pieces.into_iter().map(Ok).chain(cut.map(Err));
+        for (i, item) in items.enumerate() {
             if i > 0 && !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            if tx.send(chunk.clone()).await.is_err() {
+            if tx.send(item).await.is_err() {
                 return; // the client went away
             }
         }
