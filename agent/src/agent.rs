@@ -147,7 +147,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         redirect: redirect.clone(),
         counters: counters.clone(),
         capture: capture.clone(),
-        budget,
+        budget: budget.clone(),
     });
     let mut listeners = vec![tokio::spawn(accept::serve(v4, shared.clone()))];
     if let Some(v6) = v6 {
@@ -164,14 +164,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ..Status::default()
     };
     let snapshot = {
-        let (counters, redirect, base, writer, capture) =
-            (counters.clone(), redirect.clone(), base.clone(), records.clone(), capture.clone());
+        let (counters, redirect, base, writer, capture, budget) =
+            (counters.clone(), redirect.clone(), base.clone(), records.clone(), capture.clone(), budget.clone());
         move |running: bool| Status {
             running,
             connections: counters.connections(),
             loops: counters.loops.load(Ordering::Relaxed),
             malformed_requests: counters.malformed.load(Ordering::Relaxed),
             records_dropped: writer.dropped() + capture.dropped(),
+            captures_truncated: budget.truncated.load(Ordering::Relaxed),
+            unpriced_records: capture.unpriced(),
             targets: counters.targets.load(Ordering::Relaxed),
             kernel: serde_json::to_value(redirect.lock().expect("redirect poisoned").stats()).unwrap_or_default(),
             ..base.clone()

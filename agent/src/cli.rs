@@ -175,4 +175,6 @@ fn print_status(status: &status::Status, json: bool) {
     println!("  loops         {}", status.loops);
     println!("  malformed     {} requests", status.malformed_requests);
     println!("  records lost  {}", status.records_dropped);
+    println!("  truncated     {} captures", status.captures_truncated);
+    println!("  unpriced      {} records (model not in the pricing table)", status.unpriced_records);
 }

@@ -39,6 +39,10 @@ pub struct Status {
     /// Requests hyper could not parse (answered 400 / stream reset).
     pub malformed_requests: u64,
     pub records_dropped: u64,
+    /// Records whose stored body was cut at the capture cap or budget.
+    pub captures_truncated: u64,
+    /// Records with usage but no price for their model (cost null).
+    pub unpriced_records: u64,
     /// Provider addresses currently redirected.
     pub targets: u64,
     /// Counters from the eBPF programs.

@@ -74,14 +74,16 @@ enum Msg {
 pub struct Capturer {
     tx: SyncSender<Msg>,
     dropped: Arc<AtomicU64>,
+    unpriced: Arc<AtomicU64>,
 }
 
 impl Capturer {
     pub fn spawn(redactor: Redactor, pricing: Pricing, writer: store::Writer) -> Self {
         let (tx, rx) = sync_channel(QUEUE);
-        let worker = Worker { redactor, pricing, writer, known: HashSet::new(), unpriced: 0 };
+        let unpriced = Arc::new(AtomicU64::new(0));
+        let worker = Worker { redactor, pricing, writer, known: HashSet::new(), unpriced: unpriced.clone() };
         thread::Builder::new().name("glassbox-capture".into()).spawn(move || worker.run(&rx)).expect("spawn capture");
-        Self { tx, dropped: Arc::default() }
+        Self { tx, dropped: Arc::default(), unpriced }
     }
 
     /// Hands an exchange over; a full queue drops it, counted and logged.
@@ -102,6 +104,11 @@ impl Capturer {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// Records with usage whose model has no price (cost left null).
+    pub fn unpriced(&self) -> u64 {
+        self.unpriced.load(Ordering::Relaxed)
+    }
+
     /// Waits until every exchange submitted so far is processed and committed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
@@ -118,7 +125,7 @@ struct Worker {
     pricing: Pricing,
     writer: store::Writer,
     known: HashSet<ChunkId>,
-    unpriced: u64,
+    unpriced: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -175,8 +182,8 @@ impl Worker {
         let model = record.response_model.as_deref().or(record.model.as_deref());
         record.cost_usd = model.and_then(|m| self.pricing.cost(&record.provider, m, &record.usage));
         if record.cost_usd.is_none() && model.is_some() && record.usage != usage::Usage::default() {
-            self.unpriced += 1;
-            warn!(message = "No price for model; cost left unknown.", provider = %record.provider, model = ?model, unpriced = self.unpriced);
+            let unpriced = self.unpriced.fetch_add(1, Ordering::Relaxed) + 1;
+            warn!(message = "No price for model; cost left unknown.", provider = %record.provider, model = ?model, unpriced);
         }
         let detail = &mut record.detail;
         detail.response_id = analysis.response_id;
