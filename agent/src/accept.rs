@@ -15,16 +15,17 @@ use crate::{
     proxy,
     sni::read_hello,
     status::Counters,
+    upstream::Upstream,
 };
 
 /// How long a client may take to send its ClientHello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, upstream: Arc<Upstream>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(handle(stream, peer, shared.clone()));
+                tokio::spawn(handle(stream, peer, shared.clone(), upstream.clone()));
             }
             Err(error) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -35,7 +36,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, upstream: Arc<Upstream>) {
     let counters = &shared.counters;
     let _ = stream.set_nodelay(true);
     let Some(mut origin) = shared.take_origin(peer) else {
@@ -67,7 +68,7 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
             Counters::bump(&counters.intercepted);
             let sni = hello.sni.clone().unwrap_or_default();
             let provider = provider.name.clone();
-            proxy::serve(stream, hello.bytes, sni, provider, origin, shared).await;
+            proxy::serve(stream, hello.bytes, proxy::Conn::new(sni, provider, origin, upstream), shared).await;
         }
         None => {
             Counters::bump(&counters.passed_through);

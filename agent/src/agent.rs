@@ -2,7 +2,7 @@
 //! proxy, attaches the eBPF programs, keeps targets fresh and the status file current,
 //! and on SIGINT/SIGTERM detaches, flushes the store and marks itself stopped.
 use std::{
-    net::{Ipv4Addr, Ipv6Addr, SocketAddr},
+    net::SocketAddr,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, atomic::Ordering},
     time::Duration,
@@ -10,11 +10,10 @@ use std::{
 
 use anyhow::Context as _;
 use rustls::ServerConfig;
-use tokio::{net::TcpListener, signal::unix::SignalKind};
+use tokio::signal::unix::SignalKind;
 use tracing::{info, warn};
 
 use crate::{
-    accept,
     ca::Ca,
     capture::{
         buffer::{BodyBuf, Budget},
@@ -27,15 +26,13 @@ use crate::{
     record::rfc3339,
     redirect::{Redirect, cgroup2_root},
     status::{self, Counters, Status},
-    store, targets, tls,
-    upstream::Upstream,
+    store, targets, tls, workers,
 };
 
 /// What every connection task shares.
 pub struct Shared {
     pub config: Config,
     pub server_tls: Arc<ServerConfig>,
-    pub upstream: Arc<Upstream>,
     pub redirect: Arc<Mutex<Redirect>>,
     pub counters: Arc<Counters>,
     pub capture: Capturer,
@@ -89,7 +86,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server_tls = tls::server_config(resolver)?;
     let extra_ca = (!config.upstream.extra_ca_file.is_empty()).then(|| PathBuf::from(&config.upstream.extra_ca_file));
     let client_tls = tls::client_config(extra_ca.as_deref()).context("failed to build the upstream TLS config")?;
-    let upstream = Upstream::new(client_tls, Duration::from_secs(config.upstream.connect_timeout_secs));
+    let connect_timeout = Duration::from_secs(config.upstream.connect_timeout_secs);
 
     let db = store::open_writer(&config.db_path())?;
     let records = store::Writer::spawn(db);
@@ -105,17 +102,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let budget = Budget::new(config.capture.max_inflight_mb << 20);
 
     let port = config.intercept.port;
-    let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-        .await
-        .with_context(|| format!("failed to bind 127.0.0.1:{port}"))?;
-    let v6 = match TcpListener::bind((Ipv6Addr::LOCALHOST, port)).await {
-        Ok(l) => Some(l),
-        Err(error) => {
-            warn!(message = "IPv6 loopback unavailable; IPv6 clients will not be intercepted.", %error);
-            None
-        }
-    };
-
     let cgroup =
         if config.intercept.cgroup.is_empty() { cgroup2_root()? } else { PathBuf::from(&config.intercept.cgroup) };
     let redirect = Redirect::attach(&cgroup, port).context("failed to attach the eBPF programs")?;
@@ -123,36 +109,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let redirect = Arc::new(Mutex::new(redirect));
     let counters = Arc::new(Counters::default());
 
+    let status_path = config.status_path();
+    let shared = Arc::new(Shared {
+        config,
+        server_tls,
+        redirect: redirect.clone(),
+        counters: counters.clone(),
+        capture: capture.clone(),
+        budget: budget.clone(),
+    });
+    // The programs are attached with an empty target set: nothing is redirected until the
+    // workers listen and the targets are set, in that order.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    workers::start(workers, port, &shared, &client_tls, connect_timeout)?;
+
     // Targets are in place before the status says we run.
-    let resolved = targets::resolve_all(&hosts, config.intercept.target_port).await;
+    let resolved = targets::resolve_all(&hosts, shared.config.intercept.target_port).await;
     let mut initial = targets::TargetSet::default();
-    let ttl = Duration::from_secs(config.intercept.target_ttl_secs);
+    let ttl = Duration::from_secs(shared.config.intercept.target_ttl_secs);
     initial.update(resolved, std::time::Instant::now(), ttl);
     redirect.lock().expect("redirect poisoned").set_targets(&initial.addrs())?;
     counters.targets.store(initial.addrs().len() as u64, Ordering::Relaxed);
     tokio::spawn(targets::refresh_loop(
         redirect.clone(),
         hosts,
-        config.intercept.target_port,
-        Duration::from_secs(config.intercept.refresh_secs),
+        shared.config.intercept.target_port,
+        Duration::from_secs(shared.config.intercept.refresh_secs),
         ttl,
         counters.clone(),
     ));
-
-    let status_path = config.status_path();
-    let shared = Arc::new(Shared {
-        config,
-        server_tls,
-        upstream,
-        redirect: redirect.clone(),
-        counters: counters.clone(),
-        capture: capture.clone(),
-        budget: budget.clone(),
-    });
-    let mut listeners = vec![tokio::spawn(accept::serve(v4, shared.clone()))];
-    if let Some(v6) = v6 {
-        listeners.push(tokio::spawn(accept::serve(v6, shared.clone())));
-    }
 
     let base = Status {
         running: true,
@@ -197,9 +182,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     info!(message = "Stopping: detaching and flushing records.");
-    for listener in listeners {
-        listener.abort();
-    }
     // Records of requests that already ended are committed; requests still streaming
     // are cut by the exit and recorded as far as they got only if they end first.
     capture.flush().await;

@@ -21,6 +21,7 @@ pub mod store;
 pub mod targets;
 pub mod tls;
 pub mod upstream;
+pub mod workers;
 
 /// An error and its sources on one line: `a: b: c`.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -30,38 +30,40 @@ use crate::{
     rewind::Rewind,
     status::Counters,
     tls::ALPN_H2,
+    upstream::Upstream,
 };
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
 /// What every request on one client connection shares.
-struct Conn {
+pub struct Conn {
     sni: Arc<str>,
     provider: String,
     origin: OriginInfo,
     user: String,
+    /// The upstream pool of the worker thread this connection runs on.
+    upstream: Arc<Upstream>,
 }
 
-pub async fn serve(
-    stream: TcpStream,
-    hello: BytesMut,
-    sni: String,
-    provider: String,
-    origin: OriginInfo,
-    shared: Arc<Shared>,
-) {
+impl Conn {
+    pub fn new(sni: String, provider: String, origin: OriginInfo, upstream: Arc<Upstream>) -> Self {
+        let user = user_name(origin.process.uid);
+        Self { sni: sni.into(), provider, origin, user, upstream }
+    }
+}
+
+pub async fn serve(stream: TcpStream, hello: BytesMut, conn: Conn, shared: Arc<Shared>) {
     let acceptor = TlsAcceptor::from(shared.server_tls.clone());
     let tls = match acceptor.accept(Rewind::new(hello, stream)).await {
         Ok(tls) => tls,
         Err(error) => {
             Counters::bump(&shared.counters.failed);
-            debug!(message = "Client TLS handshake failed.", %sni, %error);
+            debug!(message = "Client TLS handshake failed.", sni = %conn.sni, %error);
             return;
         }
     };
     let h2 = tls.get_ref().1.alpn_protocol() == Some(ALPN_H2);
-    let user = user_name(origin.process.uid);
-    let conn = Arc::new(Conn { sni: sni.into(), provider, origin, user });
+    let conn = Arc::new(conn);
     let conn_info = conn.clone();
     let service_shared = shared.clone();
     let service = service_fn(move |req| handle(req, conn.clone(), service_shared.clone()));
@@ -115,7 +117,7 @@ async fn handle(
     let exchange = Exchange::new(record, parts.headers.clone(), Some(request_buf.clone()));
     let upstream_req = Request::from_parts(parts, Tee::new(body, request_buf));
 
-    let (resp, version) = match shared.upstream.send(conn.origin.dst, &conn.sni, upstream_req).await {
+    let (resp, version) = match conn.upstream.send(conn.origin.dst, &conn.sni, upstream_req).await {
         Ok(ok) => ok,
         Err(error) => {
             let reason = crate::error_chain(&error);

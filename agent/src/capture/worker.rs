@@ -4,12 +4,13 @@
 use std::{
     collections::HashSet,
     io::Write,
+    mem,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
-        mpsc::{Receiver, SyncSender, TrySendError, sync_channel},
     },
     thread,
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -30,6 +31,9 @@ use crate::{record::Record, store};
 
 /// Exchanges waiting for the worker; past this they are dropped and counted.
 const QUEUE: usize = 4_096;
+/// How long the worker sleeps when the queue is empty. Producers never wake it: a
+/// wake-up is a futex syscall on the request path, a short poll costs nothing there.
+const IDLE_POLL: Duration = Duration::from_millis(5);
 /// Chunk ids remembered as already stored, so repeats skip compression.
 const KNOWN_CHUNKS: usize = 200_000;
 
@@ -72,32 +76,31 @@ enum Msg {
 /// Handle for the proxy: submit exchanges without waiting.
 #[derive(Clone)]
 pub struct Capturer {
-    tx: SyncSender<Msg>,
+    queue: Arc<Mutex<Vec<Msg>>>,
     dropped: Arc<AtomicU64>,
     unpriced: Arc<AtomicU64>,
 }
 
 impl Capturer {
     pub fn spawn(redactor: Redactor, pricing: Pricing, writer: store::Writer) -> Self {
-        let (tx, rx) = sync_channel(QUEUE);
+        let queue = Arc::new(Mutex::new(Vec::with_capacity(QUEUE)));
+        let rx = queue.clone();
         let unpriced = Arc::new(AtomicU64::new(0));
         let worker = Worker { redactor, pricing, writer, known: HashSet::new(), unpriced: unpriced.clone() };
         thread::Builder::new().name("glassbox-capture".into()).spawn(move || worker.run(&rx)).expect("spawn capture");
-        Self { tx, dropped: Arc::default(), unpriced }
+        Self { queue, dropped: Arc::default(), unpriced }
     }
 
     /// Hands an exchange over; a full queue drops it, counted and logged.
     pub fn submit(&self, exchange: Exchange) {
-        match self.tx.try_send(Msg::Exchange(Box::new(exchange))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-                warn!(message = "Capture queue full; record dropped.");
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+        let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if queue.len() >= QUEUE {
+            drop(queue);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            warn!(message = "Capture queue full; record dropped.");
+            return;
         }
+        queue.push(Msg::Exchange(Box::new(exchange)));
     }
 
     pub fn dropped(&self) -> u64 {
@@ -112,11 +115,8 @@ impl Capturer {
     /// Waits until every exchange submitted so far is processed and committed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        let tx = self.tx.clone();
-        let sent = tokio::task::spawn_blocking(move || tx.send(Msg::Flush(done)).is_ok()).await;
-        if sent.unwrap_or(false) {
-            let _ = wait.await;
-        }
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Msg::Flush(done));
+        let _ = wait.await;
     }
 }
 
@@ -129,14 +129,22 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, rx: &Receiver<Msg>) {
-        while let Ok(msg) = rx.recv() {
-            match msg {
-                Msg::Exchange(exchange) => {
-                    let captured = self.process(*exchange);
-                    self.writer.submit(captured);
+    fn run(mut self, queue: &Mutex<Vec<Msg>>) {
+        let mut batch = Vec::with_capacity(QUEUE);
+        loop {
+            mem::swap(&mut batch, &mut *queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            if batch.is_empty() {
+                thread::sleep(IDLE_POLL);
+                continue;
+            }
+            for msg in batch.drain(..) {
+                match msg {
+                    Msg::Exchange(exchange) => {
+                        let captured = self.process(*exchange);
+                        self.writer.submit(captured);
+                    }
+                    Msg::Flush(done) => self.writer.flush_blocking(done),
                 }
-                Msg::Flush(done) => self.writer.flush_blocking(done),
             }
         }
     }
