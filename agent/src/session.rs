@@ -1,0 +1,1 @@
+//! Sessions: which requests belong together (one coding-agent task, one CI job).
