@@ -6,7 +6,7 @@ use std::{
     sync::{Mutex, OnceLock},
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::redirect::words_addr;
 
@@ -15,7 +15,7 @@ use crate::redirect::words_addr;
 pub struct OrigDst(pub SocketAddr);
 
 /// The calling process as seen at connect time.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Process {
     /// Process id (the kernel's thread-group id).
     pub pid: u32,

@@ -7,7 +7,7 @@ use crate::{
     origin::Process,
 };
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Record {
     /// Row id, assigned by the store; 0 before it is written.
     pub id: i64,

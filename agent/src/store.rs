@@ -17,11 +17,7 @@ use tracing::{error, warn};
 use std::io::Read as _;
 
 use crate::{
-    capture::{
-        usage::Usage,
-        worker::{Captured, ChunkRef},
-    },
-    origin::Process,
+    capture::worker::{Captured, ChunkRef},
     record::Record,
 };
 
@@ -50,45 +46,24 @@ pub enum StoreError {
 }
 
 /// Bump when the schema changes; an older database is refused with a clear error.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
+/// Each record is stored whole as JSON (`record`, the fields of docs/records.md); the
+/// other columns copy the fields that queries filter and sum on.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time TEXT NOT NULL,
     provider TEXT NOT NULL,
-    host TEXT NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    status INTEGER,
-    duration_ms REAL NOT NULL,
-    ttfb_ms REAL,
-    bytes_sent INTEGER NOT NULL,
-    bytes_received INTEGER NOT NULL,
-    http_version TEXT NOT NULL,
-    upstream_version TEXT,
-    dst TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    tid INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    gid INTEGER NOT NULL,
-    comm TEXT NOT NULL,
-    exe TEXT NOT NULL,
-    cgroup_id INTEGER NOT NULL,
-    user TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    error TEXT,
-    api TEXT,
     model TEXT,
-    response_model TEXT,
-    stream INTEGER NOT NULL,
+    user TEXT NOT NULL,
     input_tokens INTEGER,
     output_tokens INTEGER,
     cache_read_tokens INTEGER,
     cache_creation_tokens INTEGER,
     reasoning_tokens INTEGER,
     cost_usd REAL,
-    detail TEXT NOT NULL,
+    record TEXT NOT NULL,
     -- Bodies as lists of 32-byte chunk ids, in order.
     request_body BLOB NOT NULL,
     response_body BLOB NOT NULL
@@ -206,13 +181,9 @@ fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
     {
         let mut chunk = tx.prepare_cached("INSERT OR IGNORE INTO chunks (id, len, data) VALUES (?1, ?2, ?3)")?;
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO requests (time, provider, host, method, path, status, duration_ms, ttfb_ms,
-             bytes_sent, bytes_received, http_version, upstream_version, dst, pid, tid, uid, gid,
-             comm, exe, cgroup_id, user, outcome, error, api, model, response_model, stream,
-             input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens,
-             cost_usd, detail, request_body, response_body)
-             VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,
-                     ?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36)",
+            "INSERT INTO requests (time, provider, model, user, input_tokens, output_tokens, cache_read_tokens,
+             cache_creation_tokens, reasoning_tokens, cost_usd, record, request_body, response_body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         for Captured { record: r, request_chunks, response_chunks } in batch {
             for c in request_chunks.iter().chain(response_chunks) {
@@ -220,44 +191,21 @@ fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
                     chunk.execute(params![&c.id[..], c.len as u64, data])?;
                 }
             }
-            let p = &r.process;
             let u = &r.usage;
-            let detail = serde_json::to_string(&r.detail).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
+            let json = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
+            let model = r.response_model.as_ref().or(r.model.as_ref());
             stmt.execute(params![
                 r.time,
                 r.provider,
-                r.host,
-                r.method,
-                r.path,
-                r.status,
-                r.duration_ms,
-                r.ttfb_ms,
-                r.bytes_sent.cast_signed(),
-                r.bytes_received.cast_signed(),
-                r.http_version,
-                r.upstream_version,
-                r.dst,
-                p.pid,
-                p.tid,
-                p.uid,
-                p.gid,
-                p.comm,
-                p.exe,
-                p.cgroup_id.cast_signed(),
+                model,
                 r.user,
-                r.outcome,
-                r.error,
-                r.api,
-                r.model,
-                r.response_model,
-                r.stream,
-                u.input_tokens.map(u64::cast_signed),
-                u.output_tokens.map(u64::cast_signed),
-                u.cache_read_tokens.map(u64::cast_signed),
-                u.cache_creation_tokens.map(u64::cast_signed),
-                u.reasoning_tokens.map(u64::cast_signed),
+                u.input_tokens,
+                u.output_tokens,
+                u.cache_read_tokens,
+                u.cache_creation_tokens,
+                u.reasoning_tokens,
                 r.cost_usd,
-                detail,
+                json,
                 ids(request_chunks),
                 ids(response_chunks)
             ])?;
@@ -271,63 +219,20 @@ fn ids(chunks: &[ChunkRef]) -> Vec<u8> {
     chunks.iter().flat_map(|c| c.id).collect()
 }
 
-const COLUMNS: &str = "id, time, provider, host, method, path, status, duration_ms, ttfb_ms, bytes_sent,
-    bytes_received, http_version, upstream_version, dst, pid, tid, uid, gid, comm, exe,
-    cgroup_id, user, outcome, error, api, model, response_model, stream, input_tokens,
-    output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, detail";
-
+/// A record from its row: the stored JSON, with the row id.
 fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     let id: i64 = row.get(0)?;
-    let detail: String = row.get(34)?;
-    let tokens = |i: usize| row.get::<_, Option<i64>>(i).map(|v| v.map(i64::cast_unsigned));
-    Ok(Record {
-        id,
-        time: row.get(1)?,
-        provider: row.get(2)?,
-        host: row.get(3)?,
-        method: row.get(4)?,
-        path: row.get(5)?,
-        status: row.get(6)?,
-        duration_ms: row.get(7)?,
-        ttfb_ms: row.get(8)?,
-        bytes_sent: row.get::<_, i64>(9)?.cast_unsigned(),
-        bytes_received: row.get::<_, i64>(10)?.cast_unsigned(),
-        http_version: row.get(11)?,
-        upstream_version: row.get(12)?,
-        dst: row.get(13)?,
-        process: Process {
-            pid: row.get(14)?,
-            tid: row.get(15)?,
-            uid: row.get(16)?,
-            gid: row.get(17)?,
-            comm: row.get(18)?,
-            exe: row.get(19)?,
-            cgroup_id: row.get::<_, i64>(20)?.cast_unsigned(),
-        },
-        user: row.get(21)?,
-        outcome: row.get(22)?,
-        error: row.get(23)?,
-        api: row.get(24)?,
-        model: row.get(25)?,
-        response_model: row.get(26)?,
-        stream: row.get(27)?,
-        usage: Usage {
-            input_tokens: tokens(28)?,
-            output_tokens: tokens(29)?,
-            cache_read_tokens: tokens(30)?,
-            cache_creation_tokens: tokens(31)?,
-            reasoning_tokens: tokens(32)?,
-        },
-        cost_usd: row.get(33)?,
-        detail: serde_json::from_str(&detail)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(34, rusqlite::types::Type::Text, Box::new(e)))?,
-    })
+    let json: String = row.get(1)?;
+    let mut record: Record = serde_json::from_str(&json)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e)))?;
+    record.id = id;
+    Ok(record)
 }
 
 /// The newest `limit` records, returned oldest first.
 pub fn recent(path: &Path, limit: u32) -> Result<Vec<Record>, StoreError> {
     let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM requests ORDER BY id DESC LIMIT ?1"))?;
+    let mut stmt = conn.prepare("SELECT id, record FROM requests ORDER BY id DESC LIMIT ?1")?;
     let rows = stmt.query_map([limit], record_from_row)?;
     let mut records = rows.collect::<Result<Vec<_>, _>>()?;
     records.reverse();
@@ -337,13 +242,12 @@ pub fn recent(path: &Path, limit: u32) -> Result<Vec<Record>, StoreError> {
 /// One record with its request and response bodies, reassembled from their chunks.
 pub fn one(path: &Path, id: i64) -> Result<(Record, Vec<u8>, Vec<u8>), StoreError> {
     let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let mut stmt =
-        conn.prepare(&format!("SELECT {COLUMNS}, request_body, response_body FROM requests WHERE id = ?1"))?;
+    let mut stmt = conn.prepare("SELECT id, record, request_body, response_body FROM requests WHERE id = ?1")?;
     let mut rows = stmt.query([id])?;
     let row = rows.next()?.ok_or(StoreError::NotFound(id))?;
     let record = record_from_row(row)?;
-    let request_ids: Vec<u8> = row.get(35)?;
-    let response_ids: Vec<u8> = row.get(36)?;
+    let request_ids: Vec<u8> = row.get(2)?;
+    let response_ids: Vec<u8> = row.get(3)?;
     let request = reassemble(&conn, id, &request_ids)?;
     let response = reassemble(&conn, id, &response_ids)?;
     Ok((record, request, response))

@@ -42,7 +42,7 @@ pub use kind::{ApiKind, api_kind, requests_stream};
 /// - `reasoning_tokens`: hidden reasoning (a part of `output_tokens`): OpenAI
 ///   `completion_tokens_details.reasoning_tokens` / `output_tokens_details.reasoning_tokens`,
 ///   Gemini `thoughtsTokenCount`; Anthropic reports none, so `None`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Usage {
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
