@@ -11,6 +11,7 @@ use tracing::{debug, error, warn};
 
 use crate::{
     agent::Shared,
+    identity,
     origin::{OrigDst, OriginInfo},
     proxy,
     sni::read_hello,
@@ -49,7 +50,11 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, up
         error!(message = "The agent's own connection was redirected to itself; closing it.", dst = %origin.dst.0);
         return;
     }
-    origin.complete();
+    // /proc is read now, while the caller surely lives; off the runtime thread.
+    let pid = origin.process.pid;
+    let snapshot = tokio::task::spawn_blocking(move || identity::snapshot(pid)).await.unwrap_or_default();
+    origin.process.merge(&snapshot);
+    let snapshot = Arc::new(snapshot);
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut stream)).await {
         Ok(Ok(hello)) => hello,
         Ok(Err(error)) => {
@@ -68,7 +73,8 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, up
             Counters::bump(&counters.intercepted);
             let sni = hello.sni.clone().unwrap_or_default();
             let provider = provider.name.clone();
-            proxy::serve(stream, hello.bytes, proxy::Conn::new(sni, provider, origin, upstream), shared).await;
+            proxy::serve(stream, hello.bytes, proxy::Conn::new(sni, provider, origin, snapshot, upstream), shared)
+                .await;
         }
         None => {
             Counters::bump(&counters.passed_through);

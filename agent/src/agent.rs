@@ -19,9 +19,10 @@ use crate::{
         buffer::{BodyBuf, Budget},
         cost::Pricing,
         redact::Redactor,
-        worker::Capturer,
+        worker::{Capturer, People},
     },
     config::Config,
+    identity,
     origin::OriginInfo,
     record::rfc3339,
     redirect::{Redirect, cgroup2_root},
@@ -98,7 +99,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             .with_context(|| format!("failed to read pricing file {}", config.capture.pricing_file))?;
         pricing = pricing.with_overrides(&text).context("invalid pricing file")?;
     }
-    let capture = Capturer::spawn(redactor, pricing, records.clone());
+    let mut device = identity::device(&config.identity);
+    if !config.identity.tailscale_socket.is_empty()
+        && let Some(node) = identity::tailscale_status(std::path::Path::new(&config.identity.tailscale_socket)).await
+    {
+        info!(message = "Tailscale node found.", node = %node.name, id = %node.stable_id);
+        device = device.with_tailscale(node);
+    }
+    let people = People {
+        config: config.identity.clone(),
+        device,
+        session_gap: Duration::from_secs(config.sessions.inactivity_gap_mins * 60),
+    };
+    let capture = Capturer::spawn(redactor, pricing, people, records.clone());
     let budget = Budget::new(config.capture.max_inflight_mb << 20);
 
     let port = config.intercept.port;

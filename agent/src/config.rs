@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::identity::IdentityConfig;
+
 /// The embedded default configuration, documented field by field.
 pub const DEFAULT_TOML: &str = include_str!("../default-config.toml");
 
@@ -32,6 +34,11 @@ pub struct Config {
     pub upstream: Upstream,
     #[serde(default)]
     pub capture: Capture,
+    /// Who a call is attributed to: `[identity] domain, users, tags, tailscale_socket`.
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    #[serde(default)]
+    pub sessions: Sessions,
     /// Providers whose traffic is intercepted; a file that lists none keeps the defaults.
     #[serde(default)]
     pub providers: Vec<Provider>,
@@ -92,6 +99,19 @@ impl Default for Capture {
             redact_params: Vec::new(),
             pricing_file: String::new(),
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sessions {
+    /// Minutes of silence after which requests from one process tree start a new session.
+    pub inactivity_gap_mins: u64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self { inactivity_gap_mins: 30 }
     }
 }
 
@@ -159,6 +179,10 @@ impl Config {
         if self.capture.max_body_mb == 0 || self.capture.max_inflight_mb < self.capture.max_body_mb {
             return invalid("capture.max_body_mb must be at least 1 and at most capture.max_inflight_mb".into());
         }
+        self.identity.validate().map_err(ConfigError::Invalid)?;
+        if self.sessions.inactivity_gap_mins == 0 {
+            return invalid("sessions.inactivity_gap_mins must be at least 1".into());
+        }
         if self.intercept.refresh_secs == 0 {
             return invalid("intercept.refresh_secs must be at least 1".into());
         }
@@ -199,6 +223,16 @@ impl Config {
 
     pub fn secret_path(&self) -> PathBuf {
         self.storage.dir.join("secret.key")
+    }
+
+    /// The device's ed25519 signing key.
+    pub fn device_key_path(&self) -> PathBuf {
+        self.storage.dir.join("device.key")
+    }
+
+    /// The signed head of the log, kept outside the database.
+    pub fn checkpoint_path(&self) -> PathBuf {
+        self.storage.dir.join("ledger.head")
     }
 
     pub fn status_path(&self) -> PathBuf {

@@ -1,21 +1,22 @@
 //! Who made an intercepted connection and where it was going: the kernel's `Origin`
-//! turned into userspace types, completed from /proc (exe) and the user database.
-use std::{
-    collections::HashMap,
-    net::SocketAddr,
-    sync::{Mutex, OnceLock},
-};
+//! turned into userspace types, completed from a /proc snapshot taken at accept.
+use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::redirect::words_addr;
+use crate::{
+    identity::{Container, Parent, ProcessSnapshot},
+    redirect::words_addr,
+};
 
 /// The destination a client asked for before the eBPF program redirected it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OrigDst(pub SocketAddr);
 
-/// The calling process as seen at connect time.
+/// The calling process: ids from the kernel at connect time, the rest from /proc while
+/// it lived (docs/records.md defines each field).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Process {
     /// Process id (the kernel's thread-group id).
     pub pid: u32,
@@ -27,6 +28,38 @@ pub struct Process {
     /// Executable path from /proc/<pid>/exe; empty if the process was already gone.
     pub exe: String,
     pub cgroup_id: u64,
+    pub ppid: u32,
+    pub euid: u32,
+    /// SHA-256 (hex) of the executable; null if it could not be read as it was at connect.
+    pub exe_sha256: Option<String>,
+    /// Arguments, values that look like secrets redacted.
+    pub cmdline: Vec<String>,
+    pub cwd: String,
+    pub start_time: String,
+    /// Ancestors from the parent up to pid 1.
+    pub parents: Vec<Parent>,
+    /// cgroup v2 path.
+    pub cgroup: String,
+    pub container: Option<Container>,
+}
+
+impl Process {
+    /// Adds what /proc said about the same pid. (The kernel's comm is the connecting
+    /// thread's name, which may differ from the process's, so it is no reuse check.)
+    pub fn merge(&mut self, snap: &ProcessSnapshot) {
+        if snap.pid != self.pid {
+            return;
+        }
+        self.exe.clone_from(&snap.exe);
+        self.ppid = snap.ppid;
+        self.euid = snap.euid;
+        self.cmdline.clone_from(&snap.cmdline);
+        self.cwd.clone_from(&snap.cwd);
+        self.start_time.clone_from(&snap.start_time);
+        self.parents.clone_from(&snap.parents);
+        self.cgroup.clone_from(&snap.cgroup);
+        self.container.clone_from(&snap.container);
+    }
 }
 
 /// Everything the kernel told us about a redirected connection.
@@ -47,28 +80,9 @@ impl OriginInfo {
                 uid: origin.uid,
                 gid: origin.gid,
                 comm: String::from_utf8_lossy(&origin.comm[..comm_len]).into_owned(),
-                exe: String::new(),
                 cgroup_id: origin.cgroup_id,
+                ..Process::default()
             },
         }
     }
-
-    /// Fills in what /proc knows; cheap (one readlink), done once per connection.
-    pub fn complete(&mut self) {
-        self.process.exe = std::fs::read_link(format!("/proc/{}/exe", self.process.pid))
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
-    }
-}
-
-/// The login name of a uid, cached; the uid as text when it has no passwd entry.
-pub fn user_name(uid: u32) -> String {
-    static CACHE: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
-    if let Some(name) = cache.lock().expect("user cache poisoned").get(&uid) {
-        return name.clone();
-    }
-    let name = nix::unistd::User::from_uid(uid.into()).ok().flatten().map_or_else(|| uid.to_string(), |u| u.name);
-    cache.lock().expect("user cache poisoned").insert(uid, name.clone());
-    name
 }

@@ -25,7 +25,8 @@ use crate::{
     agent::Shared,
     body::{End, Tee, Watched},
     capture::{buffer::BodyBuf, worker::Exchange},
-    origin::{OriginInfo, user_name},
+    identity::ProcessSnapshot,
+    origin::OriginInfo,
     record::{Record, rfc3339, version_name},
     rewind::Rewind,
     status::Counters,
@@ -40,15 +41,21 @@ pub struct Conn {
     sni: Arc<str>,
     provider: String,
     origin: OriginInfo,
-    user: String,
+    /// What /proc said about the caller at accept.
+    snapshot: Arc<ProcessSnapshot>,
     /// The upstream pool of the worker thread this connection runs on.
     upstream: Arc<Upstream>,
 }
 
 impl Conn {
-    pub fn new(sni: String, provider: String, origin: OriginInfo, upstream: Arc<Upstream>) -> Self {
-        let user = user_name(origin.process.uid);
-        Self { sni: sni.into(), provider, origin, user, upstream }
+    pub fn new(
+        sni: String,
+        provider: String,
+        origin: OriginInfo,
+        snapshot: Arc<ProcessSnapshot>,
+        upstream: Arc<Upstream>,
+    ) -> Self {
+        Self { sni: sni.into(), provider, origin, snapshot, upstream }
     }
 }
 
@@ -99,7 +106,6 @@ async fn handle(
         http_version: version_name(req.version()).to_owned(),
         dst: conn.origin.dst.0.to_string(),
         process: conn.origin.process.clone(),
-        user: conn.user.clone(),
         ..Record::default()
     };
 
@@ -107,14 +113,14 @@ async fn handle(
         && !host.eq_ignore_ascii_case(&conn.sni)
     {
         let reason = format!("request for {host} on a connection for {}", conn.sni);
-        let exchange = Exchange::new(record, req.headers().clone(), None);
+        let exchange = Exchange::new(record, conn.snapshot.clone(), req.headers().clone(), None);
         return Ok(fail(&shared, exchange, started, StatusCode::MISDIRECTED_REQUEST, reason));
     }
 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     let request_buf = Arc::new(Mutex::new(shared.body_buf()));
-    let exchange = Exchange::new(record, parts.headers.clone(), Some(request_buf.clone()));
+    let exchange = Exchange::new(record, conn.snapshot.clone(), parts.headers.clone(), Some(request_buf.clone()));
     let upstream_req = Request::from_parts(parts, Tee::new(body, request_buf));
 
     let (resp, version) = match conn.upstream.send(conn.origin.dst, &conn.sni, upstream_req).await {

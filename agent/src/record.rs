@@ -4,7 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     capture::usage::{ProviderError, ToolCall, Usage},
+    identity::{CiContext, ClientInfo},
     origin::Process,
+    session::SessionRef,
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -36,8 +38,16 @@ pub struct Record {
     /// Original destination address:port.
     pub dst: String,
     pub process: Process,
-    /// Login name of the process's uid.
+    /// Local login name of the person the call is attributed to (the sudo caller, if any).
     pub user: String,
+    /// Who, on which device: docs/records.md.
+    pub identity: Identity,
+    /// CI context from the caller's environment or its nearest ancestor's.
+    pub ci: Option<CiContext>,
+    /// The calling tool, recognised from headers and the executable.
+    pub client: Option<ClientInfo>,
+    /// The session the request belongs to, and the rule that decided it.
+    pub session: Option<SessionRef>,
     /// "complete", "upstream_error", "abandoned" (client left), or "failed" (no response).
     pub outcome: String,
     /// What went wrong in transport, if anything.
@@ -58,7 +68,27 @@ pub struct Record {
     pub detail: Detail,
 }
 
-/// The parts of a record kept as one JSON document in the store.
+/// The person and device behind a request.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Identity {
+    /// Organisation identity (`[identity] domain` / `users`), e.g. alice@example.com.
+    pub login: String,
+    /// Local login name.
+    pub user: String,
+    /// uid of the person (the sudo caller's, when the process ran through sudo).
+    pub uid: u32,
+    /// uid the process ran as.
+    pub euid: u32,
+    pub via_sudo: bool,
+    /// Stable device id, derived from /etc/machine-id.
+    pub device_id: String,
+    pub hostname: String,
+    /// Device tags from config, Tailscale tags, and `tag:ci` for calls with CI context.
+    pub tags: Vec<String>,
+}
+
+/// Further details of a record.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Detail {
     /// The provider's response id.

@@ -94,6 +94,22 @@ impl Redactor {
             .collect()
     }
 
+    /// One command-line argument with what this redactor knows to be secret masked: URL
+    /// query parameters and `Name: value` headers (curl -H). The identity layer has
+    /// already masked generic secret shapes; this adds the configured names.
+    pub fn arg(&self, arg: &str) -> String {
+        if let Some((name, value)) = arg.split_once(':')
+            && self.headers.iter().any(|h| h.eq_ignore_ascii_case(name.trim()))
+            && !value.trim().starts_with("[REDACTED")
+        {
+            return format!("{name}: {}", self.mask(value.trim().as_bytes()));
+        }
+        if arg.contains('?') {
+            return self.path(arg);
+        }
+        arg.to_owned()
+    }
+
     /// A path-and-query with secret parameter values masked.
     pub fn path(&self, path_and_query: &str) -> String {
         let Some((path, query)) = path_and_query.split_once('?') else {
@@ -102,7 +118,9 @@ impl Redactor {
         let params: Vec<String> = query
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((name, value)) if self.params.iter().any(|p| p.eq_ignore_ascii_case(name)) => {
+                Some((name, value))
+                    if self.params.iter().any(|p| p.eq_ignore_ascii_case(name)) && !value.starts_with("[REDACTED") =>
+                {
                     format!("{name}={}", self.mask(value.as_bytes()))
                 }
                 _ => pair.to_owned(),
@@ -140,6 +158,17 @@ mod tests {
         assert_ne!(r.mask(b"Bearer sk-live-124"), shown[0].1);
         let other = Redactor::new(b"another-device-secret-0123456789", &[], &[]);
         assert_ne!(other.mask(b"Bearer sk-live-123"), shown[0].1, "masks are keyed per device");
+    }
+
+    #[test]
+    fn command_line_arguments_are_masked() {
+        let r = redactor();
+        let url = r.arg("https://generativelanguage.googleapis.com/v1beta/models/x:generateContent?key=AIzaS&alt=sse");
+        assert!(!url.contains("AIzaS") && url.starts_with("https://generativelanguage"), "{url}");
+        let header = r.arg("X-Custom-Token: tok-789");
+        assert!(!header.contains("tok-789") && header.starts_with("X-Custom-Token: [REDACTED hmac:"), "{header}");
+        assert_eq!(r.arg("--verbose"), "--verbose");
+        assert_eq!(r.arg("Content-Type: application/json"), "Content-Type: application/json");
     }
 
     #[test]

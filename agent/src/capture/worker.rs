@@ -2,7 +2,7 @@
 //! redacts secrets, parses the bodies (SSE reassembled), extracts usage, tools and cost,
 //! splits the bodies into content-addressed chunks and hands the result to the store.
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     io::Write,
     mem,
     sync::{
@@ -10,7 +10,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
     },
     thread,
-    time::Duration,
+    time::{Duration, SystemTime},
 };
 
 use bytes::Bytes;
@@ -27,7 +27,20 @@ use super::{
     sse::SseParser,
     usage::{self, ApiKind, ResponseBody},
 };
-use crate::{record::Record, store};
+use crate::{
+    identity::{self, Device, ExeHasher, IdentityConfig, Person, ProcessSnapshot},
+    record::{Identity, Record},
+    session::SessionTracker,
+    store,
+};
+
+/// Who is on this device and how sessions are cut: what the worker needs to name people.
+pub struct People {
+    pub config: IdentityConfig,
+    pub device: Device,
+    /// Silence after which a process-tree session ends.
+    pub session_gap: Duration,
+}
 
 /// Exchanges waiting for the worker; past this they are dropped and counted.
 const QUEUE: usize = 4_096;
@@ -41,6 +54,10 @@ const KNOWN_CHUNKS: usize = 200_000;
 pub struct Exchange {
     /// Transport facts filled in by the proxy; the worker adds the rest.
     pub record: Record,
+    /// When the request arrived.
+    pub at: SystemTime,
+    /// What /proc said about the caller when its connection was accepted.
+    pub snapshot: Arc<ProcessSnapshot>,
     pub request_headers: HeaderMap,
     pub response_headers: Option<HeaderMap>,
     pub request_body: Option<Arc<Mutex<BodyBuf>>>,
@@ -48,8 +65,21 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn new(record: Record, request_headers: HeaderMap, request_body: Option<Arc<Mutex<BodyBuf>>>) -> Self {
-        Self { record, request_headers, response_headers: None, request_body, response_body: None }
+    pub fn new(
+        record: Record,
+        snapshot: Arc<ProcessSnapshot>,
+        request_headers: HeaderMap,
+        request_body: Option<Arc<Mutex<BodyBuf>>>,
+    ) -> Self {
+        Self {
+            record,
+            at: SystemTime::now(),
+            snapshot,
+            request_headers,
+            response_headers: None,
+            request_body,
+            response_body: None,
+        }
     }
 }
 
@@ -82,11 +112,21 @@ pub struct Capturer {
 }
 
 impl Capturer {
-    pub fn spawn(redactor: Redactor, pricing: Pricing, writer: store::Writer) -> Self {
+    pub fn spawn(redactor: Redactor, pricing: Pricing, people: People, writer: store::Writer) -> Self {
         let queue = Arc::new(Mutex::new(Vec::with_capacity(QUEUE)));
         let rx = queue.clone();
         let unpriced = Arc::new(AtomicU64::new(0));
-        let worker = Worker { redactor, pricing, writer, known: HashSet::new(), unpriced: unpriced.clone() };
+        let worker = Worker {
+            redactor,
+            pricing,
+            writer,
+            known: HashSet::new(),
+            unpriced: unpriced.clone(),
+            sessions: SessionTracker::new(people.session_gap),
+            people,
+            hasher: ExeHasher::new(),
+            persons: HashMap::new(),
+        };
         thread::Builder::new().name("glassbox-capture".into()).spawn(move || worker.run(&rx)).expect("spawn capture");
         Self { queue, dropped: Arc::default(), unpriced }
     }
@@ -126,6 +166,11 @@ struct Worker {
     writer: store::Writer,
     known: HashSet<ChunkId>,
     unpriced: Arc<AtomicU64>,
+    people: People,
+    sessions: SessionTracker,
+    hasher: ExeHasher,
+    /// Persons by (uid, euid, sudo uid, loginuid): passwd lookups can be slow (LDAP).
+    persons: HashMap<(u32, u32, Option<u32>, Option<u32>), Person>,
 }
 
 impl Worker {
@@ -150,7 +195,8 @@ impl Worker {
     }
 
     fn process(&mut self, exchange: Exchange) -> Captured {
-        let Exchange { mut record, request_headers, response_headers, request_body, response_body } = exchange;
+        let Exchange { mut record, at, snapshot, request_headers, response_headers, request_body, response_body } =
+            exchange;
         let request = request_body.map(|buf| {
             let buf = buf.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             (buf.to_bytes(), buf.truncated())
@@ -204,9 +250,74 @@ impl Worker {
         detail.request_truncated = request_truncated;
         detail.response_truncated = response_truncated;
 
+        self.identify(&mut record, &snapshot, &request_headers);
+        for arg in &mut record.process.cmdline {
+            *arg = self.redactor.arg(arg);
+        }
+        let body = serde_json::from_slice::<serde_json::Value>(&request).ok();
+        let root = tree_root(&record, &snapshot);
+        let session = self.sessions.resolve(
+            &request_headers,
+            body.as_ref(),
+            record.detail.response_id.as_deref(),
+            &root,
+            &record.identity.login,
+            at,
+        );
+        record.session = Some(session);
+
         let request_chunks = self.chunks(&request);
         let response_chunks = self.chunks(&response);
         Captured { record, request_chunks, response_chunks }
+    }
+
+    /// Fills in the person, device, CI context, client and the executable's hash.
+    fn identify(&mut self, record: &mut Record, snapshot: &ProcessSnapshot, headers: &HeaderMap) {
+        let p = &mut record.process;
+        // A process gone before /proc could be read leaves only the kernel's ids.
+        let readable = snapshot.pid == p.pid && !snapshot.start_time.is_empty();
+        let fallback;
+        let snap = if readable {
+            snapshot
+        } else {
+            fallback = ProcessSnapshot {
+                pid: p.pid,
+                uid: p.uid,
+                euid: p.uid,
+                gid: p.gid,
+                comm: p.comm.clone(),
+                ..Default::default()
+            };
+            &fallback
+        };
+        if readable {
+            p.exe_sha256 = self.hasher.sha256(&snap.exe, snap.exe_file.as_ref());
+        }
+        let key = (snap.uid, snap.euid, snap.sudo_uid, snap.loginuid);
+        let tailscale_login = self.people.device.tailscale.as_ref().and_then(|t| t.login.as_deref());
+        let person = self
+            .persons
+            .entry(key)
+            .or_insert_with(|| identity::person(&self.people.config, snap, tailscale_login))
+            .clone();
+        let device = &self.people.device;
+        let mut tags = device.tags.clone();
+        if snap.ci.is_some() && !tags.iter().any(|t| t == "tag:ci") {
+            tags.push("tag:ci".to_owned());
+        }
+        record.user.clone_from(&person.user);
+        record.identity = Identity {
+            login: person.login,
+            user: person.user,
+            uid: person.uid,
+            euid: person.euid,
+            via_sudo: person.via_sudo,
+            device_id: device.device_id.clone(),
+            hostname: device.hostname.clone(),
+            tags,
+        };
+        record.ci.clone_from(&snap.ci);
+        record.client = identity::client(headers, &record.process.exe, &record.process.comm);
     }
 
     /// Splits a body into chunks, compressing only those not known to be stored.
@@ -224,6 +335,17 @@ impl Worker {
             })
             .collect()
     }
+}
+
+/// The process tree a request came from: the ancestor just below pid 1 (or the process
+/// itself), named by pid and command.
+fn tree_root(record: &Record, snapshot: &ProcessSnapshot) -> String {
+    snapshot
+        .parents
+        .iter()
+        .rev()
+        .find(|p| p.pid > 1)
+        .map_or_else(|| format!("{}:{}", record.process.pid, record.process.comm), |p| format!("{}:{}", p.pid, p.comm))
 }
 
 fn looks_like_json(body: &[u8]) -> bool {
