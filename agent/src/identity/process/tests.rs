@@ -103,7 +103,16 @@ fn the_test_process_ci_matches_its_environment() {
 #[test]
 fn a_child_with_ci_variables_has_ci_and_sudo() {
     let child = Running::spawn(Command::new("sleep").arg("30").envs(CI_VARS.iter().copied()));
-    let snap = snapshot(child.pid());
+    // spawn can return while the child is still finishing exec; wait until /proc shows it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let snap = loop {
+        let snap = snapshot(child.pid());
+        if snap.comm == "sleep" && snap.ci.is_some() {
+            break snap;
+        }
+        assert!(Instant::now() < deadline, "the child never showed as sleep with CI context: {snap:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    };
     let ci = snap.ci.expect("the child's CI context");
     assert_eq!(ci.system, "github_actions");
     assert_eq!(ci.repository.as_deref(), Some("acme/app"));
