@@ -23,6 +23,7 @@ use crate::{
     },
     config::Config,
     identity,
+    ledger::DeviceKey,
     origin::OriginInfo,
     record::rfc3339,
     redirect::{Redirect, cgroup2_root},
@@ -90,7 +91,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let connect_timeout = Duration::from_secs(config.upstream.connect_timeout_secs);
 
     let db = store::open_writer(&config.db_path())?;
-    let records = store::Writer::spawn(db);
+    let key = DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?;
+    info!(message = "Device key loaded.", public_key = %key.public_key_hex());
+    let records = store::Writer::spawn(db, key, config.checkpoint_path())?;
     let redactor =
         Redactor::load_or_create(&config.secret_path(), &config.capture.redact_headers, &config.capture.redact_params)?;
     let mut pricing = Pricing::embedded();

@@ -1,10 +1,17 @@
-//! The command line: `glassbox [--config FILE] run | requests | show | ca pem | status`.
+//! The command line: `glassbox [--config FILE] run | requests | show | sessions | session |
+//! verify | identity | ca pem | status`.
 use std::{io::Write, path::PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::{agent, config::Config, record::Record, status, store};
+use crate::{
+    agent,
+    config::Config,
+    ledger::{Checkpoint, DeviceKey, PublicKey, Verifier},
+    record::Record,
+    status, store,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "glassbox", version, about = "Audit every LLM API call made on this host.")]
@@ -40,6 +47,33 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Sessions: requests grouped as one task or job, with their totals.
+    Sessions {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One session's requests as a timeline.
+    Session {
+        /// The session id (from `sessions`).
+        id: String,
+        /// One record per line, as `requests --json`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the signed chain of records: names every record altered, removed or moved;
+    /// exits non-zero on any finding.
+    Verify {
+        /// Verify against this ed25519 public key (hex) instead of the device's own.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// This device's identity: device id, hostname, tags and the public key that signs
+    /// its records.
+    Identity {
+        #[arg(long)]
+        json: bool,
+    },
     /// The local CA.
     Ca {
         #[command(subcommand)]
@@ -64,6 +98,10 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         Command::Run => agent::run(config).await,
         Command::Requests { json, limit } => requests(&config, json, limit),
         Command::Show { id, bodies, json } => show(&config, id, bodies, json),
+        Command::Sessions { json } => sessions(&config, json),
+        Command::Session { id, json } => session(&config, &id, json),
+        Command::Verify { public_key } => verify(&config, public_key.as_deref()),
+        Command::Identity { json } => identity(&config, json),
         Command::Ca { command: CaCommand::Pem } => {
             print!("{}", agent::load_ca(&config)?.cert_pem());
             Ok(())
@@ -107,6 +145,129 @@ fn show(config: &Config, id: i64, bodies: bool, json: bool) -> anyhow::Result<()
         println!("{value}");
     } else {
         print!("{}", crate::show::render(&record, bodies.then_some((&request[..], &response[..]))));
+    }
+    Ok(())
+}
+
+fn sessions(config: &Config, json: bool) -> anyhow::Result<()> {
+    let list = crate::sessions::list(&existing_db(config)?)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        for s in &list {
+            serde_json::to_writer(&mut out, s)?;
+            writeln!(out)?;
+        }
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<44} {:<20} {:<24} {:<14} {:<24} {:>5} {:>9} {:>9} {:>10}",
+        "SESSION", "RULE", "USER", "CLIENT", "FIRST", "REQS", "IN", "OUT", "COST"
+    )?;
+    for s in &list {
+        let n = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+        writeln!(
+            out,
+            "{:<44} {:<20} {:<24} {:<14} {:<24} {:>5} {:>9} {:>9} {:>10}",
+            clip(&s.id, 44),
+            s.rule.as_deref().unwrap_or("-"),
+            clip(&s.user, 24),
+            s.client.as_deref().unwrap_or("-"),
+            s.first,
+            s.requests,
+            n(s.usage.input_tokens),
+            n(s.usage.output_tokens),
+            s.cost_usd.map_or_else(|| "-".to_owned(), |c| format!("${c:.4}"))
+        )?;
+    }
+    Ok(())
+}
+
+fn session(config: &Config, id: &str, json: bool) -> anyhow::Result<()> {
+    let Some(records) = crate::sessions::requests(&existing_db(config)?, id)? else {
+        anyhow::bail!("no session {id}");
+    };
+    let mut out = std::io::stdout().lock();
+    for r in &records {
+        if json {
+            serde_json::to_writer(&mut out, r)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "{}", table_row(r))?;
+        }
+    }
+    Ok(())
+}
+
+fn verify(config: &Config, public_key: Option<&str>) -> anyhow::Result<()> {
+    let key = match public_key {
+        Some(hex) => PublicKey::from_hex(hex)?,
+        None => {
+            let path = config.device_key_path();
+            anyhow::ensure!(path.exists(), "no device key at {}: nothing was ever signed here", path.display());
+            DeviceKey::load_or_create(&path)?.public_key()
+        }
+    };
+    let db = existing_db(config)?;
+    let rows = store::links(&db)?;
+    let mut verifier = Verifier::new(key);
+    let checkpoint_path = config.checkpoint_path();
+    if checkpoint_path.exists() {
+        let text = std::fs::read_to_string(&checkpoint_path)?;
+        verifier = verifier.expect_checkpoint(&text.parse::<Checkpoint>()?);
+    }
+    let mut problems: Vec<String> = verifier
+        .verify(rows.iter().map(|row| (row.link.clone(), row.canonical.as_slice())))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    for row in &rows {
+        if !store::body_ids_match(&row.canonical, &row.request_ids, &row.response_ids) {
+            problems.push(format!("record {} (id {}): its body chunk list was altered", row.link.seq, row.id));
+        }
+    }
+    for chunk in store::corrupt_chunks(&db)? {
+        let users: Vec<String> = rows
+            .iter()
+            .filter(|row| {
+                row.request_ids.chunks(32).chain(row.response_ids.chunks(32)).any(|id| store::hex(id) == chunk)
+            })
+            .map(|row| format!("record {}", row.link.seq))
+            .collect();
+        let whose = if users.is_empty() { "no record".to_owned() } else { users.join(", ") };
+        problems.push(format!("body chunk {chunk} was altered: the body of {whose}"));
+    }
+    if problems.is_empty() {
+        let head = rows.iter().map(|row| row.link.seq).max().unwrap_or(0);
+        println!("ok: {} records verified, chain head at record {head}", rows.len());
+        return Ok(());
+    }
+    for problem in &problems {
+        println!("{problem}");
+    }
+    anyhow::bail!("verification failed: {} finding(s)", problems.len())
+}
+
+fn identity(config: &Config, json: bool) -> anyhow::Result<()> {
+    agent::ensure_state_dir(&config.storage.dir)?;
+    let key = DeviceKey::load_or_create(&config.device_key_path())?;
+    let device = crate::identity::device(&config.identity);
+    let value = serde_json::json!({
+        "device_id": device.device_id,
+        "hostname": device.hostname,
+        "tags": device.tags,
+        "public_key": key.public_key_hex(),
+    });
+    if json {
+        println!("{value}");
+    } else {
+        println!("device id   {}", device.device_id);
+        println!("hostname    {}", device.hostname);
+        println!("tags        {}", device.tags.join(", "));
+        println!(
+            "public key  {} (ed25519; `glassbox verify --public-key` checks records with it)",
+            key.public_key_hex()
+        );
     }
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod record;
 pub mod redirect;
 pub mod rewind;
 pub mod session;
+pub mod sessions;
 pub mod show;
 pub mod sni;
 pub mod status;

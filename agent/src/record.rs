@@ -10,6 +10,7 @@ use crate::{
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Record {
     /// Row id, assigned by the store; 0 before it is written.
     pub id: i64,

@@ -1,7 +1,7 @@
 //! SQLite storage of records: one writer thread fed by a bounded channel, grouped commits,
 //! WAL so `glassbox requests` can read while the agent writes.
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -18,6 +18,7 @@ use std::io::Read as _;
 
 use crate::{
     capture::worker::{Captured, ChunkRef},
+    ledger::{self, Chain, Checkpoint, DeviceKey, Link},
     record::Record,
 };
 
@@ -46,17 +47,26 @@ pub enum StoreError {
 }
 
 /// Bump when the schema changes; an older database is refused with a clear error.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
-/// Each record is stored whole as JSON (`record`, the fields of docs/records.md); the
-/// other columns copy the fields that queries filter and sum on.
+/// Each record is stored whole as its canonical JSON (`record`: the fields of
+/// docs/records.md plus its body chunk ids), linked into the signed chain (`seq`,
+/// `prev_hash`, `hash`, `signature`: see `ledger`); the other columns copy the fields
+/// that queries filter and sum on.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL UNIQUE,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL,
+    signature BLOB NOT NULL,
     time TEXT NOT NULL,
     provider TEXT NOT NULL,
     model TEXT,
     user TEXT NOT NULL,
+    login TEXT NOT NULL,
+    session TEXT,
+    client TEXT,
     input_tokens INTEGER,
     output_tokens INTEGER,
     cache_read_tokens INTEGER,
@@ -69,6 +79,7 @@ CREATE TABLE IF NOT EXISTS requests (
     response_body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
+CREATE INDEX IF NOT EXISTS requests_session ON requests(session);
 -- Content-addressed body chunks (SHA-256 of the raw bytes), deflate-compressed.
 CREATE TABLE IF NOT EXISTS chunks (
     id BLOB PRIMARY KEY,
@@ -115,8 +126,10 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub fn spawn(mut conn: Connection) -> Self {
+    /// Starts the writer thread on `conn`, signing with `key`; after each commit the
+    /// signed head of the chain is written to `checkpoint`.
+    pub fn spawn(mut conn: Connection, key: DeviceKey, checkpoint: PathBuf) -> Result<Self, StoreError> {
+        let mut chain = Chain::resume(last_link(&conn)?);
         let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE);
         thread::Builder::new()
             .name("glassbox-store".into())
@@ -134,10 +147,15 @@ impl Writer {
                             next = rx.try_recv().ok();
                         }
                     }
-                    if !batch.is_empty()
-                        && let Err(e) = insert(&mut conn, &batch)
-                    {
-                        error!(message = "Failed to write records; they are lost.", count = batch.len(), error = %crate::error_chain(&e));
+                    if !batch.is_empty() {
+                        let before = chain;
+                        match insert(&mut conn, &batch, &key, &mut chain) {
+                            Ok(()) => write_checkpoint(&checkpoint, &key, &chain),
+                            Err(e) => {
+                                chain = before;
+                                error!(message = "Failed to write records; they are lost.", count = batch.len(), error = %crate::error_chain(&e));
+                            }
+                        }
                     }
                     batch.clear();
                     for done in waiting.drain(..) {
@@ -146,7 +164,7 @@ impl Writer {
                 }
             })
             .expect("spawn store thread");
-        Self { tx, dropped: Arc::default() }
+        Ok(Self { tx, dropped: Arc::default() })
     }
 
     /// Hands a record over without waiting; a full queue drops it, counted and logged.
@@ -176,14 +194,15 @@ impl Writer {
     }
 }
 
-fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
+fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mut Chain) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     {
         let mut chunk = tx.prepare_cached("INSERT OR IGNORE INTO chunks (id, len, data) VALUES (?1, ?2, ?3)")?;
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO requests (time, provider, model, user, input_tokens, output_tokens, cache_read_tokens,
-             cache_creation_tokens, reasoning_tokens, cost_usd, record, request_body, response_body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            "INSERT INTO requests (seq, prev_hash, hash, signature, time, provider, model, user, login, session,
+             client, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens,
+             cost_usd, record, request_body, response_body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         )?;
         for Captured { record: r, request_chunks, response_chunks } in batch {
             for c in request_chunks.iter().chain(response_chunks) {
@@ -191,23 +210,32 @@ fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
                     chunk.execute(params![&c.id[..], c.len as u64, data])?;
                 }
             }
+            let (request_ids, response_ids) = (ids(request_chunks), ids(response_chunks));
+            let canonical = canonical_record(r, &request_ids, &response_ids)?;
+            let link = chain.append(key, &canonical);
             let u = &r.usage;
-            let json = serde_json::to_string(r).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
             let model = r.response_model.as_ref().or(r.model.as_ref());
             stmt.execute(params![
+                link.seq,
+                &link.prev_hash[..],
+                &link.hash[..],
+                link.signature,
                 r.time,
                 r.provider,
                 model,
                 r.user,
+                r.identity.login,
+                r.session.as_ref().map(|s| &s.id),
+                r.client.as_ref().map(|c| &c.name),
                 u.input_tokens,
                 u.output_tokens,
                 u.cache_read_tokens,
                 u.cache_creation_tokens,
                 u.reasoning_tokens,
                 r.cost_usd,
-                json,
-                ids(request_chunks),
-                ids(response_chunks)
+                String::from_utf8_lossy(&canonical),
+                request_ids,
+                response_ids
             ])?;
         }
     }
@@ -215,12 +243,113 @@ fn insert(conn: &mut Connection, batch: &[Captured]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The bytes a record is signed as: its JSON without the row id, plus the ids of its
+/// body chunks (so the bodies are covered too), canonicalised.
+fn canonical_record(record: &Record, request_ids: &[u8], response_ids: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
+    if let Some(object) = value.as_object_mut() {
+        object.remove("id");
+        object.insert(
+            "body_chunks".to_owned(),
+            serde_json::json!({
+                "request": hex(request_ids),
+                "response": hex(response_ids),
+            }),
+        );
+    }
+    Ok(ledger::canonical(&value))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The (seq, hash) of the newest stored link, to resume the chain from.
+fn last_link(conn: &Connection) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    let mut stmt = conn.prepare("SELECT seq, hash FROM requests ORDER BY seq DESC LIMIT 1")?;
+    let mut rows = stmt.query([])?;
+    let Some(row) = rows.next()? else { return Ok(None) };
+    let seq: u64 = row.get(0)?;
+    let hash: Vec<u8> = row.get(1)?;
+    let hash: [u8; 32] = hash.try_into().map_err(|_| StoreError::Corrupt(0, format!("record {seq} has a bad hash")))?;
+    Ok(Some((seq, hash)))
+}
+
+/// Writes the signed head after a commit; a failure is logged (verify then reports a
+/// stale checkpoint as truncation only if rows really are missing past it).
+fn write_checkpoint(path: &Path, key: &DeviceKey, chain: &Chain) {
+    let Some(head) = chain.head() else { return };
+    let text = format!("{}\n", Checkpoint::sign(key, head));
+    let tmp = path.with_extension("tmp");
+    if let Err(error) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path)) {
+        warn!(message = "Failed to write the ledger checkpoint.", path = %path.display(), %error);
+    }
+}
+
+/// One stored record as `glassbox verify` sees it.
+pub struct StoredLink {
+    pub id: i64,
+    pub link: Link,
+    /// The canonical bytes the link's hash covers.
+    pub canonical: Vec<u8>,
+    pub request_ids: Vec<u8>,
+    pub response_ids: Vec<u8>,
+}
+
+/// Every stored link with its canonical bytes and body ids, in storage order (rowid).
+pub fn links(path: &Path) -> Result<Vec<StoredLink>, StoreError> {
+    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare(
+        "SELECT id, seq, prev_hash, hash, signature, record, request_body, response_body FROM requests ORDER BY id",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        let bytes32 = |i: usize| -> rusqlite::Result<[u8; 32]> {
+            let v: Vec<u8> = row.get(i)?;
+            Ok(v.try_into().unwrap_or([0; 32]))
+        };
+        let record: String = row.get(5)?;
+        Ok(StoredLink {
+            id: row.get(0)?,
+            link: Link { seq: row.get(1)?, prev_hash: bytes32(2)?, hash: bytes32(3)?, signature: row.get(4)? },
+            canonical: record.into_bytes(),
+            request_ids: row.get(6)?,
+            response_ids: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Whether a stored record's canonical bytes name exactly these body chunk ids.
+pub fn body_ids_match(canonical: &[u8], request_ids: &[u8], response_ids: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(canonical) else { return false };
+    value["body_chunks"]["request"] == hex(request_ids).as_str()
+        && value["body_chunks"]["response"] == hex(response_ids).as_str()
+}
+
+/// Whether every stored chunk's bytes still hash to its id; returns the ids that do not.
+pub fn corrupt_chunks(path: &Path) -> Result<Vec<String>, StoreError> {
+    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let mut stmt = conn.prepare("SELECT id, data FROM chunks")?;
+    let mut bad = Vec::new();
+    let rows = stmt.query_map([], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
+    for row in rows {
+        let (id, data) = row?;
+        let mut raw = Vec::new();
+        let ok = flate2::read::DeflateDecoder::new(&data[..]).read_to_end(&mut raw).is_ok()
+            && crate::capture::chunk::id(&raw)[..] == id[..];
+        if !ok {
+            bad.push(hex(&id));
+        }
+    }
+    Ok(bad)
+}
+
 fn ids(chunks: &[ChunkRef]) -> Vec<u8> {
     chunks.iter().flat_map(|c| c.id).collect()
 }
 
 /// A record from its row: the stored JSON, with the row id.
-fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+pub fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     let id: i64 = row.get(0)?;
     let json: String = row.get(1)?;
     let mut record: Record = serde_json::from_str(&json)
