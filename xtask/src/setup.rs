@@ -1,0 +1,69 @@
+//! Installs what building and testing glassbox needs, skipping whatever is already there:
+//! Debian packages (LLVM 22 for bpf-linker, curl, nginx for the benchmark), the nightly
+//! toolchain with rust-src for the eBPF crate, bpf-linker, and the `openai` and `anthropic` Python SDKs.
+use crate::cmd::{output, run, succeeds};
+
+/// Debian packages: bpf-linker links against LLVM 22; the tests drive curl and python3.
+const APT_PACKAGES: &[&str] = &["llvm-22-dev", "libpolly-22-dev", "libzstd-dev", "curl", "iproute2", "util-linux"];
+
+/// Everything: what the agent needs plus the test clients.
+pub fn all() -> Result<(), String> {
+    agent()?;
+    python_sdk()
+}
+
+/// What building the agent needs.
+pub fn agent() -> Result<(), String> {
+    apt(APT_PACKAGES)?;
+    nightly()?;
+    bpf_linker()
+}
+
+/// Installs the Debian packages that are missing (one apt-get update, only if needed).
+pub fn apt(packages: &[&str]) -> Result<(), String> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            output("dpkg-query", &["-W", "-f=${Status}", p]).is_none_or(|s| !s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run("apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(&missing);
+    run("apt-get", &args)
+}
+
+fn nightly() -> Result<(), String> {
+    let has_src = output("rustup", &["component", "list", "--toolchain", "nightly", "--installed"])
+        .is_some_and(|list| list.lines().any(|l| l.starts_with("rust-src")));
+    if has_src {
+        return Ok(());
+    }
+    run("rustup", &["toolchain", "install", "nightly", "--profile", "minimal", "--component", "rust-src"])
+}
+
+fn bpf_linker() -> Result<(), String> {
+    if succeeds("bpf-linker", &["--version"]) {
+        return Ok(());
+    }
+    let llvm = "/usr/lib/llvm-22";
+    eprintln!("+ LLVM_PREFIX={llvm} cargo install bpf-linker --no-default-features --features llvm-22");
+    let status = std::process::Command::new("cargo")
+        .args(["install", "bpf-linker", "--locked", "--no-default-features", "--features", "llvm-22"])
+        .env("LLVM_PREFIX", llvm)
+        .status()
+        .map_err(|e| format!("failed to start cargo install: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("cargo install bpf-linker failed: {status}")) }
+}
+
+/// The official `openai` and `anthropic` SDKs, driven by the end-to-end tests as real clients.
+fn python_sdk() -> Result<(), String> {
+    if succeeds("python3", &["-c", "import openai, anthropic"]) {
+        return Ok(());
+    }
+    run("python3", &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "openai", "anthropic"])
+}
