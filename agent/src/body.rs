@@ -60,13 +60,13 @@ pub enum End {
 
 /// The response side of the tee: passes the body through, captures its frames, then
 /// calls `on_end` exactly once with how it ended and what was captured.
-pub struct Watched<B, F: FnOnce(End, BodyBuf)> {
+pub struct Watched<B: Body, F: FnOnce(End, BodyBuf)> {
     inner: B,
     buf: Option<BodyBuf>,
     on_end: Option<F>,
 }
 
-impl<B, F: FnOnce(End, BodyBuf)> Watched<B, F> {
+impl<B: Body, F: FnOnce(End, BodyBuf)> Watched<B, F> {
     pub fn new(inner: B, buf: BodyBuf, on_end: F) -> Self {
         Self { inner, buf: Some(buf), on_end: Some(on_end) }
     }
@@ -117,9 +117,11 @@ where
     }
 }
 
-impl<B, F: FnOnce(End, BodyBuf)> Drop for Watched<B, F> {
+impl<B: Body, F: FnOnce(End, BodyBuf)> Drop for Watched<B, F> {
     fn drop(&mut self) {
-        self.finish(End::Abandoned);
+        // A body with nothing left (HEAD, 204, 304: hyper never polls those) is complete.
+        let end = if self.inner.is_end_stream() { End::Complete } else { End::Abandoned };
+        self.finish(end);
     }
 }
 
@@ -170,6 +172,18 @@ mod tests {
         let _ = body.frame().await;
         drop(body);
         assert_eq!(*seen.lock().unwrap(), vec![(End::Abandoned, 2)]);
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_dropped_unpolled_is_complete() {
+        // hyper never polls the body of a HEAD, 204 or 304 response.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let body = Watched::new(http_body_util::Empty::<Bytes>::new(), buf(), move |end, b: BodyBuf| {
+            s.lock().unwrap().push((end, b.seen()));
+        });
+        drop(body);
+        assert_eq!(*seen.lock().unwrap(), vec![(End::Complete, 0)]);
     }
 
     /// A stream over a Vec, enough to feed `StreamBody` in these tests.

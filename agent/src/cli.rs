@@ -212,15 +212,22 @@ fn verify(config: &Config, public_key: Option<&str>) -> anyhow::Result<()> {
     let rows = store::links(&db)?;
     let mut verifier = Verifier::new(key);
     let checkpoint_path = config.checkpoint_path();
-    if checkpoint_path.exists() {
-        let text = std::fs::read_to_string(&checkpoint_path)?;
-        verifier = verifier.expect_checkpoint(&text.parse::<Checkpoint>()?);
+    let mut problems = Vec::new();
+    match std::fs::read_to_string(&checkpoint_path).map(|text| text.parse::<Checkpoint>()) {
+        Ok(Ok(checkpoint)) => verifier = verifier.expect_checkpoint(&checkpoint),
+        // Without the signed head a cut-off tail cannot be seen: that is itself a finding.
+        _ if !rows.is_empty() => problems.push(format!(
+            "the signed head {} is missing or unreadable: records cut off the end could not be detected",
+            checkpoint_path.display()
+        )),
+        _ => {}
     }
-    let mut problems: Vec<String> = verifier
-        .verify(rows.iter().map(|row| (row.link.clone(), row.canonical.as_slice())))
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    problems.extend(
+        verifier
+            .verify(rows.iter().map(|row| (row.link.clone(), row.canonical.as_slice())))
+            .iter()
+            .map(ToString::to_string),
+    );
     for row in &rows {
         if !store::body_ids_match(&row.canonical, &row.request_ids, &row.response_ids) {
             problems.push(format!("record {} (id {}): its body chunk list was altered", row.link.seq, row.id));

@@ -129,7 +129,7 @@ impl Writer {
     /// Starts the writer thread on `conn`, signing with `key`; after each commit the
     /// signed head of the chain is written to `checkpoint`.
     pub fn spawn(mut conn: Connection, key: DeviceKey, checkpoint: PathBuf) -> Result<Self, StoreError> {
-        let mut chain = Chain::resume(last_link(&conn)?);
+        let mut chain = Chain::resume(resume_point(&conn, &key, &checkpoint)?);
         let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE);
         thread::Builder::new()
             .name("glassbox-store".into())
@@ -273,6 +273,37 @@ fn last_link(conn: &Connection) -> Result<Option<(u64, [u8; 32])>, StoreError> {
     let hash: Vec<u8> = row.get(1)?;
     let hash: [u8; 32] = hash.try_into().map_err(|_| StoreError::Corrupt(0, format!("record {seq} has a bad hash")))?;
     Ok(Some((seq, hash)))
+}
+
+/// Where the chain goes on: the database's head, unless the signed checkpoint is ahead
+/// of it — then rows were cut off while the agent was down. Going on from the
+/// checkpoint keeps that visible to `verify` ("removed after …") instead of re-using
+/// their numbers; the checkpoint is never rewritten with a shorter history.
+fn resume_point(conn: &Connection, key: &DeviceKey, checkpoint: &Path) -> Result<Option<(u64, [u8; 32])>, StoreError> {
+    let stored = last_link(conn)?;
+    let signed = std::fs::read_to_string(checkpoint)
+        .ok()
+        .and_then(|text| text.parse::<Checkpoint>().ok())
+        .filter(|cp| cp.is_signed_by(&key.public_key()))
+        .map(|cp| cp.head());
+    match (stored, signed) {
+        (Some((db_seq, _)), Some((cp_seq, cp_hash))) if cp_seq > db_seq => {
+            error!(
+                message = "The log's newest records are missing from the database; continuing after the signed head.",
+                database_head = db_seq,
+                signed_head = cp_seq
+            );
+            Ok(Some((cp_seq, cp_hash)))
+        }
+        (None, Some(head)) => {
+            error!(
+                message = "The database holds no records but a signed head exists; continuing after it.",
+                signed_head = head.0
+            );
+            Ok(Some(head))
+        }
+        _ => Ok(stored),
+    }
 }
 
 /// Writes the signed head after a commit; a failure is logged (verify then reports a

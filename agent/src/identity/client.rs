@@ -213,7 +213,9 @@ fn referer_host(referer: &str) -> &str {
 
 fn basename(path: &str) -> &str {
     let path = path.strip_suffix(" (deleted)").unwrap_or(path);
-    path.rsplit('/').next().unwrap_or_default()
+    let name = path.rsplit('/').next().unwrap_or_default();
+    // Claude Code's npm package ships its native Linux binary as `claude.exe`.
+    name.strip_suffix(".exe").unwrap_or(name)
 }
 
 /// `""`, `3`, `3.12`: what may follow a runtime's name in its executable.
