@@ -8,11 +8,15 @@
 
 mod calls;
 mod capture;
+mod claude_code;
+mod codex;
 mod dedup;
 mod failure;
 mod harness;
+mod identity;
 mod interception;
 mod ipv6;
+mod ledger;
 mod lifecycle;
 mod malformed;
 mod passthrough;
@@ -20,5 +24,6 @@ mod protocols;
 mod redaction;
 mod sdk;
 mod sdk_usage;
+mod sessions;
 mod usage;
 mod world;

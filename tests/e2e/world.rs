@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use glassbox_tests::check::{assert_field, assert_positive, field, is_rfc3339};
-use glassbox_tests::{Agent, AgentHandle, Cgroup, Client, ClientOutput, FakeHandle, FakeProvider, Hosts};
+use glassbox_tests::{Agent, AgentHandle, Cgroup, Client, ClientOutput, FakeHandle, FakeProvider, Hosts, SeenRequest};
 use serde_json::Value;
 
 pub const OPENAI: &str = "api.openai.com";
@@ -107,4 +107,24 @@ pub fn assert_bytes_counted(record: &Value) {
 /// The `-w '%{http_code}'` part of an output written as `%{http_code}\n…`.
 pub fn http_code(out: &ClientOutput) -> String {
     out.stdout_str().lines().next().unwrap_or_default().trim().to_owned()
+}
+
+/// One line per request the fake saw: method, path, SNI, headers and the start of the
+/// body, for failure messages about what a real client sent.
+pub fn describe_seen(seen: &[SeenRequest]) -> String {
+    let mut text = String::new();
+    for r in seen {
+        let headers: Vec<String> =
+            r.headers.iter().map(|(k, v)| format!("{k}: {}", String::from_utf8_lossy(v.as_bytes()))).collect();
+        let body = String::from_utf8_lossy(&r.body[..r.body.len().min(300)]).into_owned();
+        text.push_str(&format!(
+            "{} {} (sni {:?}, {} body bytes)\n  {}\n  body: {body}\n",
+            r.method,
+            r.path,
+            r.sni,
+            r.body.len(),
+            headers.join("\n  ")
+        ));
+    }
+    if text.is_empty() { "nothing".to_owned() } else { text }
 }

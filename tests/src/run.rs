@@ -83,6 +83,22 @@ fn private_hosts(hosts: &CString) -> std::io::Result<()> {
     Ok(())
 }
 
+/// After [`confine`] (which needs root): become `uid`/`gid` with no supplementary groups,
+/// as `setpriv --reuid --regid --clear-groups` would, so the client itself, not a wrapper,
+/// runs as that user.
+fn become_user(cmd: &mut Command, uid: u32, gid: u32) {
+    let check = |rc: libc::c_int| if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) };
+    // SAFETY: raw syscalls between fork and exec, no allocation; registered after
+    // `confine`'s closure, so it runs after the cgroup and mount steps.
+    unsafe {
+        cmd.pre_exec(move || {
+            check(libc::setgroups(0, std::ptr::null()))?;
+            check(libc::setresgid(gid, gid, gid))?;
+            check(libc::setresuid(uid, uid, uid))
+        });
+    }
+}
+
 /// Builder of one confined client command.
 #[derive(Debug)]
 pub struct Client {
@@ -93,6 +109,8 @@ pub struct Client {
     args: Vec<OsString>,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
+    user: Option<(u32, u32)>,
+    dir: Option<PathBuf>,
 }
 
 impl Client {
@@ -106,7 +124,23 @@ impl Client {
             args: Vec::new(),
             stdin: None,
             timeout: Duration::from_secs(60),
+            user: None,
+            dir: None,
         }
+    }
+
+    /// Runs the client as this uid and gid (no supplementary groups) instead of root.
+    #[must_use]
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.user = Some((uid, gid));
+        self
+    }
+
+    /// Runs the client in this working directory.
+    #[must_use]
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
     }
 
     /// Maps names to addresses in the client's /etc/hosts, e.g. `&[("api.openai.com", "127.0.1.7")]`.
@@ -174,7 +208,13 @@ impl Client {
             .stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(dir) = &self.dir {
+            cmd.current_dir(dir);
+        }
         confine(&mut cmd, Some(&self.cgroup), hosts_file.as_deref());
+        if let Some((uid, gid)) = self.user {
+            become_user(&mut cmd, uid, gid);
+        }
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start `{described}`: {e}"));
         let pid = child.id();
         if let (Some(bytes), Some(mut stdin)) = (self.stdin, child.stdin.take()) {

@@ -27,6 +27,19 @@ impl Cgroup {
         Cgroup { path }
     }
 
+    /// A cgroup inside this one, named exactly `name` (e.g. a container runtime's
+    /// `docker-<id>.scope`), so its processes are still under the agent's attach point.
+    /// Drop it before its parent.
+    pub fn child(&self, name: &str) -> Self {
+        assert!(!name.contains(['/', '\0']) && !name.is_empty() && name != "..", "bad cgroup name {name:?}");
+        let path = self.path.join(name);
+        if path.exists() {
+            empty_and_remove(&path);
+        }
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("cannot create cgroup {}: {e}", path.display()));
+        Cgroup { path }
+    }
+
     /// The cgroup's directory, the agent's `[intercept] cgroup`.
     pub fn path(&self) -> &Path {
         &self.path

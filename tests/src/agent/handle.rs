@@ -2,17 +2,20 @@
 //! for clients, and its log. SIGKILLed on drop; the log is printed if the test failed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 
-use super::poll;
+use super::{Launch, poll};
 use crate::certs;
 use crate::scratch::TempDir;
 
 /// How long to wait for an asynchronously written request record.
 const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the agent may take to exit after SIGTERM.
+const TERM_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Lines of the agent log printed when a test fails.
 const LOG_TAIL: usize = 300;
@@ -22,9 +25,7 @@ const LOG_TAIL: usize = 300;
 pub struct AgentHandle {
     child: Option<Child>,
     pid: u32,
-    bin: PathBuf,
-    config: PathBuf,
-    log: PathBuf,
+    launch: Launch,
     port: u16,
     cgroup: PathBuf,
     // Last: removed after the agent is dead.
@@ -32,17 +33,23 @@ pub struct AgentHandle {
 }
 
 impl AgentHandle {
-    pub(super) fn new(
-        child: Child,
-        bin: PathBuf,
-        dir: TempDir,
-        config: PathBuf,
-        log: PathBuf,
-        port: u16,
-        cgroup: PathBuf,
-    ) -> Self {
+    pub(super) fn new(child: Child, launch: Launch, dir: TempDir, port: u16, cgroup: PathBuf) -> Self {
         let pid = child.id();
-        AgentHandle { child: Some(child), pid, bin, config, log, port, cgroup, dir }
+        AgentHandle { child: Some(child), pid, launch, port, cgroup, dir }
+    }
+
+    /// Starts the agent again on the same config and state after [`AgentHandle::kill`]
+    /// or [`AgentHandle::terminate`], and waits until it reports running.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart needs the agent stopped first");
+        let child = self.launch.spawn(self.in_cgroup_path());
+        self.pid = child.id();
+        self.child = Some(child);
+        self.wait_running(super::START_TIMEOUT);
+    }
+
+    fn in_cgroup_path(&self) -> Option<&Path> {
+        self.launch.in_cgroup.then_some(self.cgroup.as_path())
     }
 
     pub fn pid(&self) -> u32 {
@@ -55,7 +62,7 @@ impl AgentHandle {
     }
 
     pub fn config_path(&self) -> &Path {
-        &self.config
+        &self.launch.config
     }
 
     pub fn cgroup_path(&self) -> &Path {
@@ -69,12 +76,12 @@ impl AgentHandle {
 
     /// The file the agent's stdout and stderr go to.
     pub fn log_path(&self) -> &Path {
-        &self.log
+        &self.launch.log
     }
 
     /// Everything the agent wrote to stdout and stderr so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        std::fs::read_to_string(&self.launch.log).unwrap_or_default()
     }
 
     /// SIGKILLs the agent and reaps it (so its eBPF links are gone when this returns).
@@ -85,14 +92,33 @@ impl AgentHandle {
         }
     }
 
-    /// `glassbox --config F ARGS…`; panics with stderr unless it exits 0.
-    pub fn cli(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new(&self.bin)
+    /// SIGTERMs the agent and waits for it to exit, so nothing writes to its state any
+    /// more; panics (after a SIGKILL) if it is still running after `TERM_TIMEOUT`.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the agent was already stopped");
+        // SAFETY: plain kill of our own child, not yet reaped.
+        unsafe { libc::kill(self.pid.cast_signed(), libc::SIGTERM) };
+        let status = poll(TERM_TIMEOUT, || child.try_wait().ok().flatten());
+        status.unwrap_or_else(|| {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("glassbox (pid {}) did not exit within {TERM_TIMEOUT:?} of SIGTERM", self.pid)
+        })
+    }
+
+    /// `glassbox --config F ARGS…` whatever its exit status.
+    pub fn cli_output(&self, args: &[&str]) -> Output {
+        Command::new(&self.launch.bin)
             .arg("--config")
-            .arg(&self.config)
+            .arg(&self.launch.config)
             .args(args)
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.launch.bin.display()))
+    }
+
+    /// `glassbox --config F ARGS…`; panics with stderr unless it exits 0.
+    pub fn cli(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.cli_output(args);
         assert!(
             out.status.success(),
             "`glassbox {}` failed with {}\nstderr:\n{}",
@@ -197,8 +223,12 @@ impl AgentHandle {
                 // Drop prints the log.
                 panic!("glassbox exited with {status} before reporting running");
             }
-            let out =
-                Command::new(&self.bin).arg("--config").arg(&self.config).args(["status", "--json"]).output().ok()?;
+            let out = Command::new(&self.launch.bin)
+                .arg("--config")
+                .arg(&self.launch.config)
+                .args(["status", "--json"])
+                .output()
+                .ok()?;
             last = serde_json::from_slice(&out.stdout).ok()?;
             let running = last["running"] == Value::Bool(true);
             (running && last["pid"].as_u64() == Some(u64::from(self.pid))).then_some(())

@@ -16,14 +16,16 @@
 //! let records = agent.requests_json();
 //! ```
 
+mod audit;
 mod handle;
 mod store;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use audit::{Verification, names_record};
 pub use handle::AgentHandle;
 pub use store::ChunkTotals;
 
@@ -153,23 +155,9 @@ impl Agent {
         std::fs::write(&config, self.render(&cgroup, port, &state)).expect("agent config");
         self.hosts.write(&hosts_file);
 
-        let log_file = std::fs::File::create(&log).expect("agent log file");
-        let mut cmd = Command::new(&bin);
-        cmd.arg("--config")
-            .arg(&config)
-            .arg("run")
-            .env_clear()
-            .envs(base_env())
-            .env("RUST_BACKTRACE", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("agent log fd"))
-            .stderr(log_file);
-        if let Some(filter) = std::env::var_os("RUST_LOG") {
-            cmd.env("RUST_LOG", filter);
-        }
-        confine(&mut cmd, self.in_cgroup.then_some(cgroup.as_path()), Some(&hosts_file));
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let mut agent = AgentHandle::new(child, bin, dir, config, log, port, cgroup);
+        let launch = Launch { bin, config, log, hosts: hosts_file, in_cgroup: self.in_cgroup };
+        let child = launch.spawn(self.in_cgroup.then_some(cgroup.as_path()));
+        let mut agent = AgentHandle::new(child, launch, dir, port, cgroup);
         agent.wait_running(START_TIMEOUT);
         agent
     }
@@ -188,6 +176,39 @@ impl Agent {
         }
         toml.push_str(&self.extra_config);
         toml
+    }
+}
+
+/// How an agent is started, kept to start it again.
+#[derive(Debug)]
+pub(crate) struct Launch {
+    bin: PathBuf,
+    config: PathBuf,
+    /// stdout and stderr, appended to across restarts.
+    log: PathBuf,
+    hosts: PathBuf,
+    in_cgroup: bool,
+}
+
+impl Launch {
+    /// `glassbox --config F run` with the test's /etc/hosts, inside `cgroup` if given.
+    fn spawn(&self, cgroup: Option<&Path>) -> Child {
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("agent log file");
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .arg("run")
+            .env_clear()
+            .envs(base_env())
+            .env("RUST_BACKTRACE", "1")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("agent log fd"))
+            .stderr(log_file);
+        if let Some(filter) = std::env::var_os("RUST_LOG") {
+            cmd.env("RUST_LOG", filter);
+        }
+        confine(&mut cmd, cgroup, Some(&self.hosts));
+        cmd.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()))
     }
 }
 

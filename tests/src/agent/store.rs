@@ -1,6 +1,8 @@
 //! The agent's store seen from outside, without its CLI: totals of the content-addressed
 //! `chunks` table read with python3's `sqlite3` module (a reader the agent does not
-//! control), and the raw bytes of every file in the state directory, for grepping.
+//! control), the raw bytes of every file in the state directory, for grepping, and, for
+//! tamper tests on a stopped agent, scripts run against the database, a copy of it and
+//! its restoration.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,6 +50,44 @@ impl AgentHandle {
                 String::from_utf8_lossy(&out.stderr)
             ),
         }
+    }
+
+    /// Runs python3 `script` with `db` (an sqlite3 connection to the database, which is
+    /// committed after the script), `args` (strings) and the modules `sqlite3`, `json`,
+    /// `zlib` and `hashlib` at hand; returns what it printed. Panics with its stderr if
+    /// it fails. Only on a stopped agent when the script writes.
+    pub fn db_python(&self, script: &str, args: &[&str]) -> String {
+        let program = format!(
+            "import sqlite3, sys, json, zlib, hashlib\ndb = sqlite3.connect(sys.argv[1])\nargs = sys.argv[2:]\n{script}\ndb.commit()\ndb.close()\n"
+        );
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(&program)
+            .arg(self.db_path())
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
+        assert!(
+            out.status.success(),
+            "python3 script on {} failed with {}:\n{script}\nstderr:\n{}",
+            self.db_path().display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Copies the database, as committed, to `to` (sqlite3's online backup).
+    pub fn backup_db(&self, to: &Path) {
+        let to = to.to_string_lossy();
+        self.db_python("dst = sqlite3.connect(args[0])\ndb.backup(dst)\ndst.close()", &[&to]);
+    }
+
+    /// Puts back a copy made by [`AgentHandle::backup_db`], replacing every page (and
+    /// the WAL's view) of the database. Only on a stopped agent.
+    pub fn restore_db(&self, from: &Path) {
+        let from = from.to_string_lossy();
+        self.db_python("src = sqlite3.connect(args[0])\nsrc.backup(db)\nsrc.close()", &[&from]);
     }
 
     /// Every regular file under the state directory (the database and its `-wal` and

@@ -9,11 +9,13 @@
 //! ```
 //!
 //! Routes: first the test's own, registered with [`FakeProvider::route`] (a [`Canned`]
-//! answer per method and path); then `POST /v1/chat/completions` (SSE when the JSON body
-//! has `"stream": true`, else [`responses::chat_completion`]), `GET /v1/models`, any
-//! `HEAD` → 200 without a body, anything else → 404. Every response carries
-//! `x-fake-provider: 1`.
+//! answer per method and path) or [`FakeProvider::route_fn`] (an answer made from each
+//! request, as [`assistant`] does for real coding agents); then `POST
+//! /v1/chat/completions` (SSE when the JSON body has `"stream": true`, else
+//! [`responses::chat_completion`]), `GET /v1/models`, any `HEAD` → 200 without a body,
+//! anything else → 404. Every response carries `x-fake-provider: 1`.
 
+pub mod assistant;
 mod body;
 mod canned;
 pub mod responses;
@@ -69,7 +71,7 @@ pub struct FakeProvider {
     cert: CertSet,
     cert_dir: Option<PathBuf>,
     sse_delay: Duration,
-    routes: Vec<(Method, String, Canned)>,
+    routes: Vec<server::Route>,
     http1_only: bool,
 }
 
@@ -130,8 +132,21 @@ impl FakeProvider {
     /// Answers `method path` (the query is ignored) with `canned`, before the built-in
     /// routes; the first route registered for a method and path wins.
     #[must_use]
-    pub fn route(mut self, method: Method, path: &str, canned: Canned) -> Self {
-        self.routes.push((method, path.to_owned(), canned));
+    pub fn route(self, method: Method, path: &str, canned: Canned) -> Self {
+        self.route_fn(method, path, move |_| canned.clone())
+    }
+
+    /// Answers `method path` (the query is ignored) with whatever `answer` makes of each
+    /// request, before the built-in routes: a reply that depends on the body (streamed or
+    /// not, the model asked for) or on how many came before (fresh response ids).
+    #[must_use]
+    pub fn route_fn(
+        mut self,
+        method: Method,
+        path: &str,
+        answer: impl Fn(&SeenRequest) -> Canned + Send + Sync + 'static,
+    ) -> Self {
+        self.routes.push(server::Route { method, path: path.to_owned(), answer: Arc::new(answer) });
         self
     }
 

@@ -23,6 +23,23 @@ use super::body::FakeBody;
 use super::canned::Canned;
 use super::responses;
 
+/// Chooses the canned answer to one request from what the request says.
+pub type Answer = Arc<dyn Fn(&SeenRequest) -> Canned + Send + Sync>;
+
+/// A test's own route: a method and a path (query ignored), and how it answers.
+#[derive(Clone)]
+pub struct Route {
+    pub method: Method,
+    pub path: String,
+    pub answer: Answer,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Route({} {})", self.method, self.path)
+    }
+}
+
 /// How a server behaves: what it records, how it paces streams, what it answers.
 #[derive(Debug, Default)]
 pub struct Options {
@@ -30,8 +47,8 @@ pub struct Options {
     pub record: Option<Arc<Mutex<Vec<SeenRequest>>>>,
     /// Pause between two SSE events (the first is sent at once).
     pub sse_delay: Duration,
-    /// Canned answers by method and path (query ignored), tried before the built-in routes.
-    pub routes: Vec<(Method, String, Canned)>,
+    /// Answers by method and path, tried before the built-in routes; the first wins.
+    pub routes: Vec<Route>,
 }
 
 /// Accepts connections until the runtime is dropped. Errors of one connection (a failed
@@ -63,21 +80,21 @@ async fn handle(
     let (parts, body) = req.into_parts();
     // A client that vanishes mid-body leaves what arrived; the route then decides.
     let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
-    let canned = options.routes.iter().find(|(m, p, _)| *m == parts.method && p == parts.uri.path());
-    let response = match canned {
-        Some((_, _, canned)) => serve_canned(canned, options.sse_delay),
-        None => route(&parts.method, parts.uri.path(), &body, options.sse_delay),
+    let own = options.routes.iter().find(|r| r.method == parts.method && r.path == parts.uri.path());
+    let seen = SeenRequest {
+        path: parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        method: parts.method,
+        version: parts.version,
+        headers: parts.headers,
+        body,
+        sni: sni.as_deref().map(str::to_owned),
+    };
+    let response = match own {
+        Some(r) => serve_canned(&(r.answer)(&seen), options.sse_delay),
+        None => route(&seen.method, seen.path.split('?').next().unwrap_or("/"), &seen.body, options.sse_delay),
     };
     if let Some(record) = &options.record {
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
-        record.lock().unwrap().push(SeenRequest {
-            method: parts.method,
-            path,
-            version: parts.version,
-            headers: parts.headers,
-            body,
-            sni: sni.as_deref().map(str::to_owned),
-        });
+        record.lock().unwrap().push(seen);
     }
     Ok(response)
 }
