@@ -53,7 +53,9 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, up
     // /proc is read now, while the caller surely lives; off the runtime thread.
     let pid = origin.process.pid;
     let snapshot = tokio::task::spawn_blocking(move || identity::snapshot(pid)).await.unwrap_or_default();
-    origin.process.merge(&snapshot);
+    // The record's full process (parents, cmdline, …) is filled in off the request path,
+    // from this snapshot; requests only copy the kernel's few ids.
+    origin.process.exe.clone_from(&snapshot.exe);
     let snapshot = Arc::new(snapshot);
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut stream)).await {
         Ok(Ok(hello)) => hello,

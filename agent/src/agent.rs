@@ -87,7 +87,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let resolver = Arc::new(tls::LeafResolver::new(ca, hosts.clone()));
     let server_tls = tls::server_config(resolver)?;
     let extra_ca = (!config.upstream.extra_ca_file.is_empty()).then(|| PathBuf::from(&config.upstream.extra_ca_file));
-    let client_tls = tls::client_config(extra_ca.as_deref()).context("failed to build the upstream TLS config")?;
+    let client_tls = tls::client_config(extra_ca.as_deref(), config.upstream.http2)
+        .context("failed to build the upstream TLS config")?;
     let connect_timeout = Duration::from_secs(config.upstream.connect_timeout_secs);
 
     let db = store::open_writer(&config.db_path())?;

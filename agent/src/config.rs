@@ -73,6 +73,8 @@ pub struct Upstream {
     pub extra_ca_file: String,
     /// Upstream TCP + TLS connect timeout in seconds.
     pub connect_timeout_secs: u64,
+    /// Offer h2 to providers (used where they accept it); false: HTTP/1.1 only.
+    pub http2: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,7 +140,7 @@ impl Default for Storage {
 
 impl Default for Upstream {
     fn default() -> Self {
-        Self { extra_ca_file: String::new(), connect_timeout_secs: 10 }
+        Self { extra_ca_file: String::new(), connect_timeout_secs: 10, http2: true }
     }
 }
 

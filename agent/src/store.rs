@@ -134,6 +134,7 @@ impl Writer {
         thread::Builder::new()
             .name("glassbox-store".into())
             .spawn(move || {
+                crate::workers::lower_priority();
                 let mut batch = Vec::with_capacity(BATCH);
                 let mut waiting = Vec::new();
                 while let Some(first) = rx.blocking_recv() {

@@ -102,7 +102,8 @@ pub fn server_config(resolver: Arc<LeafResolver>) -> Result<Arc<ServerConfig>, T
 }
 
 /// The upstream TLS config: system roots plus `extra_ca_file`, full verification always.
-pub fn client_config(extra_ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, TlsError> {
+/// `http2`: offer h2 by ALPN (used when the provider accepts it), else HTTP/1.1 only.
+pub fn client_config(extra_ca_file: Option<&Path>, http2: bool) -> Result<Arc<ClientConfig>, TlsError> {
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     for error in &native.errors {
@@ -125,6 +126,6 @@ pub fn client_config(extra_ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, 
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()];
+    config.alpn_protocols = if http2 { vec![ALPN_H2.to_vec(), ALPN_HTTP1.to_vec()] } else { vec![ALPN_HTTP1.to_vec()] };
     Ok(Arc::new(config))
 }

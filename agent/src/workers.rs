@@ -29,6 +29,21 @@ pub enum WorkerError {
     Died,
 }
 
+/// Lowers the calling thread's scheduling priority (nice 10): the capture and store
+/// threads then yield the CPU to the proxy workers when both want it, so recording never
+/// delays a response even on a busy 2-core machine.
+pub fn lower_priority() {
+    // SAFETY: gettid and setpriority have no memory effects; on Linux, PRIO_PROCESS with
+    // a thread id sets that thread's nice value only.
+    let result = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if result != 0 {
+        warn!(message = "Could not lower a recording thread's priority.", error = %std::io::Error::last_os_error());
+    }
+}
+
 /// A listening socket that shares its port with the other workers' (SO_REUSEPORT).
 fn listen(addr: SocketAddr) -> Result<TcpListener, WorkerError> {
     let bind = || -> std::io::Result<TcpListener> {

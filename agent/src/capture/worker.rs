@@ -127,7 +127,13 @@ impl Capturer {
             hasher: ExeHasher::new(),
             persons: HashMap::new(),
         };
-        thread::Builder::new().name("glassbox-capture".into()).spawn(move || worker.run(&rx)).expect("spawn capture");
+        thread::Builder::new()
+            .name("glassbox-capture".into())
+            .spawn(move || {
+                crate::workers::lower_priority();
+                worker.run(&rx);
+            })
+            .expect("spawn capture");
         Self { queue, dropped: Arc::default(), unpriced }
     }
 
@@ -273,6 +279,7 @@ impl Worker {
 
     /// Fills in the person, device, CI context, client and the executable's hash.
     fn identify(&mut self, record: &mut Record, snapshot: &ProcessSnapshot, headers: &HeaderMap) {
+        record.process.merge(snapshot);
         let p = &mut record.process;
         // A process gone before /proc could be read leaves only the kernel's ids.
         let readable = snapshot.pid == p.pid && !snapshot.start_time.is_empty();
