@@ -24,7 +24,7 @@ use crate::{
 
 /// Records waiting for the writer; past this the request path drops and counts instead
 /// of waiting.
-pub const QUEUE: usize = 16_384;
+pub const QUEUE: usize = 65_536;
 /// Records grouped into one transaction at most.
 const BATCH: usize = 512;
 

@@ -42,8 +42,10 @@ pub struct People {
     pub session_gap: Duration,
 }
 
-/// Exchanges waiting for the worker; past this they are dropped and counted.
-const QUEUE: usize = 4_096;
+/// Exchanges waiting for the worker; past this they are dropped and counted. Their
+/// bodies are bounded by the in-flight budget (`[capture] max_inflight_mb`), so the
+/// queue can be deep: a burst then truncates bodies before it ever drops records.
+const QUEUE: usize = 65_536;
 /// How long the worker sleeps when the queue is empty. Producers never wake it: a
 /// wake-up is a futex syscall on the request path, a short poll costs nothing there.
 const IDLE_POLL: Duration = Duration::from_millis(5);
@@ -113,7 +115,7 @@ pub struct Capturer {
 
 impl Capturer {
     pub fn spawn(redactor: Redactor, pricing: Pricing, people: People, writer: store::Writer) -> Self {
-        let queue = Arc::new(Mutex::new(Vec::with_capacity(QUEUE)));
+        let queue = Arc::new(Mutex::new(Vec::with_capacity(1024)));
         let rx = queue.clone();
         let unpriced = Arc::new(AtomicU64::new(0));
         let worker = Worker {
@@ -181,7 +183,7 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, queue: &Mutex<Vec<Msg>>) {
-        let mut batch = Vec::with_capacity(QUEUE);
+        let mut batch = Vec::with_capacity(1024);
         loop {
             mem::swap(&mut batch, &mut *queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             if batch.is_empty() {
