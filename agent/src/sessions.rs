@@ -2,10 +2,14 @@
 //! the session the capture thread assigned, with their totals, read from the store.
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
-use crate::{capture::usage::Usage, record::Record, store::StoreError};
+use crate::{
+    capture::usage::Usage,
+    record::Record,
+    store::{self, StoreError},
+};
 
 /// One session's totals.
 #[derive(Debug, Clone, Serialize)]
@@ -29,14 +33,9 @@ pub struct Summary {
     pub tools: Vec<String>,
 }
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|source| StoreError::Open { path: path.display().to_string(), source })
-}
-
 /// Every session, oldest first by its first request.
 pub fn list(path: &Path) -> Result<Vec<Summary>, StoreError> {
-    let conn = open(path)?;
+    let conn = store::open_reader(path)?;
     let mut stmt = conn.prepare(
         "SELECT session, min(json_extract(record, '$.session.rule')), min(login),
                 min(json_extract(record, '$.identity.device_id')), min(client), min(time), max(time), count(*),
@@ -81,7 +80,7 @@ pub fn list(path: &Path) -> Result<Vec<Summary>, StoreError> {
 
 /// The requests of one session in time order; None if the session is unknown.
 pub fn requests(path: &Path, id: &str) -> Result<Option<Vec<Record>>, StoreError> {
-    let conn = open(path)?;
+    let conn = store::open_reader(path)?;
     let known: Option<i64> =
         conn.query_row("SELECT 1 FROM requests WHERE session = ?1 LIMIT 1", [id], |row| row.get(0)).optional()?;
     if known.is_none() {

@@ -95,6 +95,11 @@ fn open(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Opens the database read-only, for the CLI's queries (WAL: readers never block the writer).
+pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+}
+
 /// Opens (creating if needed) the database for writing.
 pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let conn = open(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)?;
@@ -330,7 +335,7 @@ pub struct StoredLink {
 
 /// Every stored link with its canonical bytes and body ids, in storage order (rowid).
 pub fn links(path: &Path) -> Result<Vec<StoredLink>, StoreError> {
-    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_reader(path)?;
     let mut stmt = conn.prepare(
         "SELECT id, seq, prev_hash, hash, signature, record, request_body, response_body FROM requests ORDER BY id",
     )?;
@@ -360,7 +365,7 @@ pub fn body_ids_match(canonical: &[u8], request_ids: &[u8], response_ids: &[u8])
 
 /// Whether every stored chunk's bytes still hash to its id; returns the ids that do not.
 pub fn corrupt_chunks(path: &Path) -> Result<Vec<String>, StoreError> {
-    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_reader(path)?;
     let mut stmt = conn.prepare("SELECT id, data FROM chunks")?;
     let mut bad = Vec::new();
     let rows = stmt.query_map([], |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, Vec<u8>>(1)?)))?;
@@ -392,7 +397,7 @@ pub fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
 
 /// The newest `limit` records, returned oldest first.
 pub fn recent(path: &Path, limit: u32) -> Result<Vec<Record>, StoreError> {
-    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_reader(path)?;
     let mut stmt = conn.prepare("SELECT id, record FROM requests ORDER BY id DESC LIMIT ?1")?;
     let rows = stmt.query_map([limit], record_from_row)?;
     let mut records = rows.collect::<Result<Vec<_>, _>>()?;
@@ -402,7 +407,7 @@ pub fn recent(path: &Path, limit: u32) -> Result<Vec<Record>, StoreError> {
 
 /// One record with its request and response bodies, reassembled from their chunks.
 pub fn one(path: &Path, id: i64) -> Result<(Record, Vec<u8>, Vec<u8>), StoreError> {
-    let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn = open_reader(path)?;
     let mut stmt = conn.prepare("SELECT id, record, request_body, response_body FROM requests WHERE id = ?1")?;
     let mut rows = stmt.query([id])?;
     let row = rows.next()?.ok_or(StoreError::NotFound(id))?;
