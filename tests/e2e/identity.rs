@@ -266,3 +266,45 @@ fn identity_command_names_the_device_and_its_key() {
         std::fs::metadata(&key_file).unwrap_or_else(|e| panic!("{}: {e}", key_file.display())).permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the device key should be readable by root alone");
 }
+
+/// The real sudo (installed by `cargo xtask setup`): root runs `sudo -u alice curl`. The
+/// call runs as alice, and is attributed to the person who ran sudo — root — with alice
+/// as the effective user. (The case of alice running sudo needs a sudoers rule for a
+/// test account; the environment it would leave is covered above.)
+#[test]
+fn a_call_under_real_sudo_is_attributed_to_the_invoking_user() {
+    require_no_loginuid();
+    let alice = TestUser::ensure("alice");
+    assert!(
+        Command::new("sudo").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "sudo is not installed: run `cargo xtask setup`"
+    );
+    let w = world("identity_real_sudo");
+    let client = w.client().cmd(
+        "sudo",
+        [
+            "-n",
+            "--preserve-env=CURL_CA_BUNDLE",
+            "-u",
+            alice.name.as_str(),
+            CURL,
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            "/dev/null",
+            MODELS_URL,
+        ],
+    );
+    let by_sudo = record_of_child(&w, &client.output());
+    let root_login = format!("root@{DOMAIN}");
+    assert_fields(
+        &by_sudo,
+        &json!({
+            "user": "root",
+            "identity": {"login": root_login, "user": "root", "uid": 0, "euid": alice.uid, "via_sudo": true},
+            "process": {"uid": alice.uid, "euid": alice.uid, "exe": CURL},
+        }),
+    );
+    assert_eq!(field(&by_sudo, "/process/parents/0/comm"), "sudo", "curl's parent should be sudo: {by_sudo}");
+}

@@ -3,8 +3,10 @@
 //! toolchain with rust-src for the eBPF crate, bpf-linker, and the `openai` and `anthropic` Python SDKs.
 use crate::cmd::{output, run, succeeds};
 
-/// Debian packages: bpf-linker links against LLVM 22; the tests drive curl and python3.
-const APT_PACKAGES: &[&str] = &["llvm-22-dev", "libpolly-22-dev", "libzstd-dev", "curl", "iproute2", "util-linux"];
+/// Debian packages: bpf-linker links against LLVM 22; the tests drive curl, and sudo for
+/// attribution through sudo.
+const APT_PACKAGES: &[&str] =
+    &["llvm-22-dev", "libpolly-22-dev", "libzstd-dev", "curl", "iproute2", "util-linux", "sudo"];
 
 /// Everything: what the agent needs plus the test clients.
 pub fn all() -> Result<(), String> {
