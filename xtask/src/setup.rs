@@ -40,12 +40,13 @@ pub fn apt(packages: &[&str]) -> Result<(), String> {
 }
 
 fn nightly() -> Result<(), String> {
-    let has_src = output("rustup", &["component", "list", "--toolchain", "nightly", "--installed"])
-        .is_some_and(|list| list.lines().any(|l| l.starts_with("rust-src")));
-    if has_src {
-        return Ok(());
+    let installed = output("rustup", &["component", "list", "--toolchain", "nightly", "--installed"]);
+    match installed {
+        Some(list) if list.lines().any(|l| l.starts_with("rust-src")) => Ok(()),
+        // The machine's nightly is kept as it is; only the component is added.
+        Some(_) => run("rustup", &["component", "add", "rust-src", "--toolchain", "nightly"]),
+        None => run("rustup", &["toolchain", "install", "nightly", "--profile", "minimal", "--component", "rust-src"]),
     }
-    run("rustup", &["toolchain", "install", "nightly", "--profile", "minimal", "--component", "rust-src"])
 }
 
 fn bpf_linker() -> Result<(), String> {
@@ -55,7 +56,7 @@ fn bpf_linker() -> Result<(), String> {
     let llvm = "/usr/lib/llvm-22";
     eprintln!("+ LLVM_PREFIX={llvm} cargo install bpf-linker --no-default-features --features llvm-22");
     let status = std::process::Command::new("cargo")
-        .args(["install", "bpf-linker", "--locked", "--no-default-features", "--features", "llvm-22"])
+        .args(["install", "bpf-linker", "--no-default-features", "--features", "llvm-22"])
         .env("LLVM_PREFIX", llvm)
         .status()
         .map_err(|e| format!("failed to start cargo install: {e}"))?;
