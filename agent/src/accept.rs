@@ -50,13 +50,10 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, up
         error!(message = "The agent's own connection was redirected to itself; closing it.", dst = %origin.dst.0);
         return;
     }
-    // /proc is read now, while the caller surely lives; off the runtime thread.
+    // /proc is read now, while the caller surely lives, on a blocking thread and while
+    // the ClientHello is on its way.
     let pid = origin.process.pid;
-    let snapshot = tokio::task::spawn_blocking(move || identity::snapshot(pid)).await.unwrap_or_default();
-    // The record's full process (parents, cmdline, …) is filled in off the request path,
-    // from this snapshot; requests only copy the kernel's few ids.
-    origin.process.exe.clone_from(&snapshot.exe);
-    let snapshot = Arc::new(snapshot);
+    let snapshot = tokio::task::spawn_blocking(move || identity::snapshot(pid));
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut stream)).await {
         Ok(Ok(hello)) => hello,
         Ok(Err(error)) => {
@@ -73,6 +70,11 @@ async fn handle(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>, up
     match hello.sni.as_deref().and_then(|sni| shared.config.provider_for(sni)) {
         Some(provider) => {
             Counters::bump(&counters.intercepted);
+            let snapshot = snapshot.await.unwrap_or_default();
+            // The record's full process (parents, cmdline, …) is filled in off the request
+            // path from this snapshot; requests only copy the kernel's few ids.
+            origin.process.exe.clone_from(&snapshot.exe);
+            let snapshot = Arc::new(snapshot);
             let sni = hello.sni.clone().unwrap_or_default();
             let provider = provider.name.clone();
             proxy::serve(stream, hello.bytes, proxy::Conn::new(sni, provider, origin, snapshot, upstream), shared)
