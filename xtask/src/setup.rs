@@ -34,7 +34,7 @@ pub fn apt(packages: &[&str]) -> Result<(), String> {
         return Ok(());
     }
     run("apt-get", &["update", "-qq"])?;
-    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    let mut args = vec!["install", "-y", "-qq"];
     args.extend(&missing);
     run("apt-get", &args)
 }
