@@ -1,7 +1,7 @@
 //! Installs what building and testing glassbox needs, skipping whatever is already there:
 //! Debian packages (LLVM 22 for bpf-linker, curl, nginx for the benchmark), the nightly
 //! toolchain with rust-src for the eBPF crate, bpf-linker, and the `openai` and `anthropic` Python SDKs.
-use crate::cmd::{output, run, succeeds};
+use crate::cmd::{output, run, run_env, succeeds};
 
 /// Debian packages: bpf-linker links against LLVM 22; the tests drive curl, and sudo for
 /// attribution through sudo.
@@ -33,10 +33,12 @@ pub fn apt(packages: &[&str]) -> Result<(), String> {
     if missing.is_empty() {
         return Ok(());
     }
-    run("apt-get", &["update", "-qq"])?;
+    // No one answers prompts here (CI has no terminal).
+    let env = [("DEBIAN_FRONTEND", "noninteractive")];
+    run_env("apt-get", &["update", "-qq"], &env)?;
     let mut args = vec!["install", "-y", "-qq"];
     args.extend(&missing);
-    run("apt-get", &args)
+    run_env("apt-get", &args, &env)
 }
 
 fn nightly() -> Result<(), String> {
