@@ -47,6 +47,40 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Tee<B> {
     }
 }
 
+/// A request body on its way upstream: small bodies of declared length whole, so the
+/// upstream connection sends them in one go (hyper's h2 client then spawns no task to
+/// pipe them); anything else streamed through the tee.
+pub enum ReqBody {
+    Whole(Option<Bytes>),
+    Stream(Tee<hyper::body::Incoming>),
+}
+
+impl Body for ReqBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Self::Whole(bytes) => Poll::Ready(bytes.take().map(|data| Ok(Frame::data(data)))),
+            Self::Stream(tee) => Pin::new(tee).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Whole(bytes) => bytes.is_none(),
+            Self::Stream(tee) => tee.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Whole(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Stream(tee) => tee.size_hint(),
+        }
+    }
+}
+
 /// How a response body ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum End {

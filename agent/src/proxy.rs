@@ -23,7 +23,7 @@ use tracing::{debug, warn};
 
 use crate::{
     agent::Shared,
-    body::{End, Tee, Watched},
+    body::{End, ReqBody, Tee, Watched},
     capture::{buffer::BodyBuf, worker::Exchange},
     identity::ProcessSnapshot,
     origin::OriginInfo,
@@ -121,7 +121,21 @@ async fn handle(
     strip_hop_by_hop(&mut parts.headers);
     let request_buf = Arc::new(Mutex::new(shared.body_buf()));
     let exchange = Exchange::new(record, conn.snapshot.clone(), parts.headers.clone(), Some(request_buf.clone()));
-    let upstream_req = Request::from_parts(parts, Tee::new(body, request_buf));
+    let body = match declared_length(&parts.headers) {
+        Some(len) if len <= WHOLE_BODY_MAX => match body.collect().await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                request_buf.lock().expect("tee buffer poisoned").push(&bytes);
+                ReqBody::Whole((!bytes.is_empty()).then_some(bytes))
+            }
+            Err(error) => {
+                let reason = format!("the client's request body failed: {error}");
+                return Ok(fail(&shared, exchange, started, StatusCode::BAD_REQUEST, reason));
+            }
+        },
+        _ => ReqBody::Stream(Tee::new(body, request_buf)),
+    };
+    let upstream_req = Request::from_parts(parts, body);
 
     let (resp, version) = match conn.upstream.send(conn.origin.dst, &conn.sni, upstream_req).await {
         Ok(ok) => ok,
@@ -177,6 +191,14 @@ fn fail(
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     resp
+}
+
+/// Request bodies of a declared length up to this are collected before they are sent
+/// (they arrive in a TLS record or two); longer or chunked ones stream.
+const WHOLE_BODY_MAX: u64 = 64 * 1024;
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 fn ms(since: Instant) -> f64 {

@@ -19,10 +19,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
-use crate::{body::Tee, origin::OrigDst, tls::ALPN_H2};
+use crate::{origin::OrigDst, tls::ALPN_H2};
 
-/// What the proxy sends upstream: the client's body, teed into its capture.
-pub type ReqBody = Tee<Incoming>;
+pub use crate::body::ReqBody;
 
 /// Idle HTTP/1.1 connections kept per destination.
 const MAX_IDLE_H1: usize = 64;
