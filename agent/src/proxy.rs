@@ -5,7 +5,7 @@
 use std::{
     convert::Infallible,
     sync::{Arc, Mutex},
-    time::{Instant, SystemTime},
+    time::Instant,
 };
 
 use bytes::{Bytes, BytesMut};
@@ -27,7 +27,7 @@ use crate::{
     capture::{buffer::BodyBuf, worker::Exchange},
     identity::ProcessSnapshot,
     origin::OriginInfo,
-    record::{Record, rfc3339, version_name},
+    record::{Record, version_name},
     rewind::Rewind,
     status::Counters,
     tls::ALPN_H2,
@@ -97,8 +97,8 @@ async fn handle(
     shared: Arc<Shared>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
+    // `time` is set from the exchange's arrival instant on the capture thread.
     let record = Record {
-        time: rfc3339(SystemTime::now()),
         provider: conn.provider.clone(),
         host: conn.sni.to_string(),
         method: req.method().to_string(),

@@ -29,7 +29,7 @@ use super::{
 };
 use crate::{
     identity::{self, Device, ExeHasher, IdentityConfig, Person, ProcessSnapshot},
-    record::{Identity, Record},
+    record::{Identity, Record, rfc3339},
     session::SessionTracker,
     store,
 };
@@ -214,6 +214,7 @@ impl Worker {
             response_body.as_ref().map(|buf| (buf.to_bytes(), buf.truncated())).unwrap_or_default();
         drop(response_body); // returns its share of the in-flight budget
 
+        record.time = rfc3339(at);
         let api = usage::api_kind(&record.method, &record.path);
         let is_sse = response_headers.as_ref().is_some_and(|h| {
             h.get(http::header::CONTENT_TYPE)
