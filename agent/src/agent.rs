@@ -25,6 +25,8 @@ use crate::{
     identity,
     ledger::DeviceKey,
     origin::OriginInfo,
+    policy::Policy,
+    quota::Quotas,
     record::rfc3339,
     redirect::{Redirect, cgroup2_root},
     status::{self, Counters, Status},
@@ -39,6 +41,8 @@ pub struct Shared {
     pub counters: Arc<Counters>,
     pub capture: Capturer,
     pub budget: Arc<Budget>,
+    /// Hooks and quotas; `None` when none are configured.
+    pub policy: Option<Arc<Policy>>,
 }
 
 impl Shared {
@@ -115,7 +119,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         device,
         session_gap: Duration::from_secs(config.sessions.inactivity_gap_mins * 60),
     };
-    let capture = Capturer::spawn(redactor, pricing, people, records.clone());
+    let quotas = if config.quotas.is_empty() {
+        None
+    } else {
+        let quotas = Quotas::open(config.quotas.clone(), &config.db_path()).context("failed to open quota state")?;
+        Some(Arc::new(quotas))
+    };
+    let webhook_tls =
+        tls::client_config(extra_ca.as_deref(), false).context("failed to build the webhook TLS config")?;
+    let policy = Policy::new(
+        &config.hooks,
+        quotas.clone(),
+        &config.policy,
+        people.config.clone(),
+        people.device.clone(),
+        Arc::new(pricing.clone()),
+        &webhook_tls,
+    )
+    .context("invalid policy")?
+    .map(Arc::new);
+    if let Some(quotas) = &quotas {
+        spawn_quota_sync(quotas.clone());
+    }
+    let capture = Capturer::spawn(redactor, pricing, people, quotas.clone(), records.clone());
     let budget = Budget::new(config.capture.max_inflight_mb << 20);
 
     let port = config.intercept.port;
@@ -134,6 +160,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         counters: counters.clone(),
         capture: capture.clone(),
         budget: budget.clone(),
+        policy,
     });
     // The programs are attached with an empty target set: nothing is redirected until the
     // workers listen and the targets are set, in that order.
@@ -202,7 +229,28 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Records of requests that already ended are committed; requests still streaming
     // are cut by the exit and recorded as far as they got only if they end first.
     capture.flush().await;
+    if let Some(quotas) = &quotas
+        && let Err(error) = quotas.sync(std::time::SystemTime::now())
+    {
+        warn!(message = "Failed to save quota state.", error = %crate::error_chain(&error));
+    }
     status::write(&status_path, &snapshot(false)).context("failed to write the status file")?;
     // Returning drops the programs' links: the kernel detaches them and traffic goes direct.
     Ok(())
+}
+
+/// Saves quota levels and applies refills queued by `glassbox quota refill`, every second.
+fn spawn_quota_sync(quotas: Arc<Quotas>) {
+    std::thread::Builder::new()
+        .name("glassbox-quota".into())
+        .spawn(move || {
+            workers::lower_priority();
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                if let Err(error) = quotas.sync(std::time::SystemTime::now()) {
+                    warn!(message = "Failed to save quota state.", error = %crate::error_chain(&error));
+                }
+            }
+        })
+        .expect("spawn quota thread");
 }

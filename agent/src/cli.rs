@@ -1,9 +1,11 @@
 //! The command line: `glassbox [--config FILE] run | requests | show | sessions | session |
-//! verify | identity | ca pem | status`.
+//! verify | identity | ca pem | status | quota`.
 use std::{io::Write, path::PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+
+mod quota;
 
 use crate::{
     agent,
@@ -84,6 +86,26 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Spend quota buckets: every instance's level, refilled to now.
+    Quota {
+        /// One JSON object per bucket instance.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: Option<QuotaCommand>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuotaCommand {
+    /// Refill a bucket (root): to capacity, or by AMOUNT (in the bucket's unit).
+    Refill {
+        bucket: String,
+        amount: Option<f64>,
+        /// Only this instance (e.g. `alice@example.com`), not every instance of the bucket.
+        #[arg(long)]
+        instance: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +132,10 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             print_status(&status::read(&config.status_path()), json);
             Ok(())
         }
+        Command::Quota { json, command: None } => quota::levels(&config, json),
+        Command::Quota { command: Some(QuotaCommand::Refill { bucket, amount, instance }), .. } => {
+            quota::refill(&config, &bucket, amount, instance.as_deref())
+        }
     }
 }
 
@@ -135,16 +161,19 @@ fn requests(config: &Config, json: bool, limit: u32) -> anyhow::Result<()> {
 }
 
 fn show(config: &Config, id: i64, bodies: bool, json: bool) -> anyhow::Result<()> {
-    let (record, request, response) = store::one(&existing_db(config)?, id)?;
+    let (record, stored) = store::one(&existing_db(config)?, id)?;
     if json {
         let mut value = serde_json::to_value(&record)?;
         if bodies {
-            value["request_body"] = String::from_utf8_lossy(&request).into_owned().into();
-            value["response_body"] = String::from_utf8_lossy(&response).into_owned().into();
+            value["request_body"] = String::from_utf8_lossy(&stored.request).into_owned().into();
+            value["response_body"] = String::from_utf8_lossy(&stored.response).into_owned().into();
+            if let Some(upstream) = &stored.upstream {
+                value["upstream_body"] = String::from_utf8_lossy(upstream).into_owned().into();
+            }
         }
         println!("{value}");
     } else {
-        print!("{}", crate::show::render(&record, bodies.then_some((&request[..], &response[..]))));
+        print!("{}", crate::show::render(&record, bodies.then_some(&stored)));
     }
     Ok(())
 }
@@ -229,16 +258,14 @@ fn verify(config: &Config, public_key: Option<&str>) -> anyhow::Result<()> {
             .map(ToString::to_string),
     );
     for row in &rows {
-        if !store::body_ids_match(&row.canonical, &row.request_ids, &row.response_ids) {
+        if !store::body_ids_match(&row.canonical, &row.ids) {
             problems.push(format!("record {} (id {}): its body chunk list was altered", row.link.seq, row.id));
         }
     }
     for chunk in store::corrupt_chunks(&db)? {
         let users: Vec<String> = rows
             .iter()
-            .filter(|row| {
-                row.request_ids.chunks(32).chain(row.response_ids.chunks(32)).any(|id| store::hex(id) == chunk)
-            })
+            .filter(|row| row.ids.all().any(|id| store::hex(id) == chunk))
             .map(|row| format!("record {}", row.link.seq))
             .collect();
         let whose = if users.is_empty() { "no record".to_owned() } else { users.join(", ") };

@@ -4,7 +4,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::identity::IdentityConfig;
+use crate::{
+    identity::IdentityConfig,
+    policy::config::{HookConfig, PolicySettings},
+    quota::BucketConfig,
+};
 
 /// The embedded default configuration, documented field by field.
 pub const DEFAULT_TOML: &str = include_str!("../default-config.toml");
@@ -42,6 +46,15 @@ pub struct Config {
     /// Providers whose traffic is intercepted; a file that lists none keeps the defaults.
     #[serde(default)]
     pub providers: Vec<Provider>,
+    /// Limits of the policy path: `[policy] max_body_mb`.
+    #[serde(default)]
+    pub policy: PolicySettings,
+    /// Pre-request hooks, run in this order on the requests each one matches.
+    #[serde(default)]
+    pub hooks: Vec<HookConfig>,
+    /// Spend quota buckets; every bucket that matches a request is charged.
+    #[serde(default)]
+    pub quotas: Vec<BucketConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -187,6 +200,29 @@ impl Config {
         }
         if self.intercept.refresh_secs == 0 {
             return invalid("intercept.refresh_secs must be at least 1".into());
+        }
+        if self.policy.max_body_mb == 0 {
+            return invalid("policy.max_body_mb must be at least 1".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for hook in &self.hooks {
+            hook.validate().map_err(ConfigError::Invalid)?;
+            if !names.insert(hook.name.as_str()) {
+                return invalid(format!("hook {} is defined twice", hook.name));
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for bucket in &self.quotas {
+            bucket.validate().map_err(|e| ConfigError::Invalid(crate::error_chain(&e)))?;
+            if !names.insert(bucket.name.as_str()) {
+                return invalid(format!("quota bucket {} is defined twice", bucket.name));
+            }
+            if bucket.cut_streams {
+                return invalid(format!(
+                    "quota bucket {}: cut_streams is not supported yet; streams past the budget are charged and recorded",
+                    bucket.name
+                ));
+            }
         }
         let mut seen = std::collections::HashSet::new();
         for provider in &self.providers {

@@ -1,7 +1,8 @@
 //! glassbox: a per-host agent that intercepts, records and forwards LLM API calls.
 //!
 //! Modules follow the path of the data: redirect → accept → origin → sni → tls/ca →
-//! proxy → upstream → body → record → store, with config, targets, status and cli around.
+//! proxy → policy (hooks, quota) → upstream → body → capture → record → store, with
+//! config, targets, status and cli around.
 pub mod accept;
 pub mod agent;
 pub mod body;
@@ -12,7 +13,9 @@ pub mod config;
 pub mod identity;
 pub mod ledger;
 pub mod origin;
+pub mod policy;
 pub mod proxy;
+pub mod quota;
 pub mod record;
 pub mod redirect;
 pub mod rewind;

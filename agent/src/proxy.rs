@@ -4,13 +4,13 @@
 //! arrives, and hands a record to the store when the response ends.
 use std::{
     convert::Infallible,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, OnceLock},
     time::Instant,
 };
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use http_body_util::{BodyExt, Full, Limited, combinators::BoxBody};
 use hyper::{
     body::Incoming,
     server::conn::{http1, http2},
@@ -27,6 +27,7 @@ use crate::{
     capture::{buffer::BodyBuf, worker::Exchange},
     identity::ProcessSnapshot,
     origin::OriginInfo,
+    policy::{Plan, Policy, RequestInfo, Verdict, subject::Subject},
     record::{Record, version_name},
     rewind::Rewind,
     status::Counters,
@@ -45,6 +46,8 @@ pub struct Conn {
     snapshot: Arc<ProcessSnapshot>,
     /// The upstream pool of the worker thread this connection runs on.
     upstream: Arc<Upstream>,
+    /// Who the caller is, for policy; built on the first request policy looks at.
+    subject: OnceLock<Arc<Subject>>,
 }
 
 impl Conn {
@@ -55,7 +58,11 @@ impl Conn {
         snapshot: Arc<ProcessSnapshot>,
         upstream: Arc<Upstream>,
     ) -> Self {
-        Self { sni: sni.into(), provider, origin, snapshot, upstream }
+        Self { sni: sni.into(), provider, origin, snapshot, upstream, subject: OnceLock::new() }
+    }
+
+    fn subject(&self, policy: &Policy) -> Arc<Subject> {
+        self.subject.get_or_init(|| Arc::new(policy.subject(&self.snapshot))).clone()
     }
 }
 
@@ -120,7 +127,18 @@ async fn handle(
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     let request_buf = Arc::new(Mutex::new(shared.body_buf()));
-    let exchange = Exchange::new(record, conn.snapshot.clone(), parts.headers.clone(), Some(request_buf.clone()));
+    let mut exchange = Exchange::new(record, conn.snapshot.clone(), parts.headers.clone(), Some(request_buf.clone()));
+    if let Some(policy) = &shared.policy {
+        let subject = conn.subject(policy);
+        if let Some(plan) = policy.plan(&subject, &parts.headers, &conn.provider) {
+            let applied = apply_policy(policy, plan, &subject, &mut parts, body, &mut exchange, &request_buf).await;
+            return Ok(match applied {
+                Ok(body) => forward(&conn, &shared, exchange, parts, body, started).await,
+                Err(Stop::Refuse(response)) => refuse(&shared, exchange, started, response),
+                Err(Stop::Fail(reason)) => fail(&shared, exchange, started, StatusCode::BAD_REQUEST, reason),
+            });
+        }
+    }
     let body = match declared_length(&parts.headers) {
         Some(len) if len <= WHOLE_BODY_MAX => match body.collect().await {
             Ok(collected) => {
@@ -135,6 +153,72 @@ async fn handle(
         },
         _ => ReqBody::Stream(Tee::new(body, request_buf)),
     };
+    Ok(forward(&conn, &shared, exchange, parts, body, started).await)
+}
+
+/// Why a request policy looked at goes no further.
+enum Stop {
+    /// Policy refused it: answer this.
+    Refuse(Response<Bytes>),
+    /// The client's body could not be read.
+    Fail(String),
+}
+
+/// Reads the whole body (up to the policy cap) and lets policy decide: the body to send,
+/// or the response that refuses the request.
+async fn apply_policy(
+    policy: &Policy,
+    plan: Plan,
+    subject: &Subject,
+    parts: &mut http::request::Parts,
+    body: Incoming,
+    exchange: &mut Exchange,
+    request_buf: &Mutex<BodyBuf>,
+) -> Result<ReqBody, Stop> {
+    let bytes = match Limited::new(body, policy.max_body()).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            let api = crate::capture::usage::api_kind(parts.method.as_str(), &exchange.record.path);
+            exchange.record.error = Some("request body too large for policy to check".to_owned());
+            return Err(Stop::Refuse(policy.too_large(api, &exchange.record.provider)));
+        }
+        Err(error) => return Err(Stop::Fail(format!("the client's request body failed: {error}"))),
+    };
+    let path = parts.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
+    let info = RequestInfo {
+        provider: &exchange.record.provider,
+        method: parts.method.as_str(),
+        path,
+        headers: &parts.headers,
+    };
+    let applied = policy.apply(plan, subject, &info, bytes).await;
+    request_buf.lock().expect("tee buffer poisoned").push(&applied.stored);
+    exchange.record.policy = (!applied.record.is_empty()).then_some(applied.record);
+    match applied.verdict {
+        Verdict::Refuse(resp) => {
+            exchange.record.error = exchange.record.policy.as_ref().and_then(|p| p.refused_by.clone());
+            Err(Stop::Refuse(resp))
+        }
+        Verdict::Forward { body, modified, reservation } => {
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            if modified && body != applied.stored {
+                exchange.upstream_body = Some(body.clone());
+            }
+            exchange.reservation = reservation;
+            Ok(ReqBody::Whole((!body.is_empty()).then_some(body)))
+        }
+    }
+}
+
+/// Sends the request upstream and streams the response back, recording it at its end.
+async fn forward(
+    conn: &Conn,
+    shared: &Arc<Shared>,
+    exchange: Exchange,
+    parts: http::request::Parts,
+    body: ReqBody,
+    started: Instant,
+) -> Response<ProxyBody> {
     let upstream_req = Request::from_parts(parts, body);
 
     let (resp, version) = match conn.upstream.send(conn.origin.dst, &conn.sni, upstream_req).await {
@@ -142,7 +226,7 @@ async fn handle(
         Err(error) => {
             let reason = crate::error_chain(&error);
             warn!(message = "Upstream request failed.", host = %conn.sni, dst = %conn.origin.dst.0, error = %reason, before_request = error.before_request());
-            return Ok(fail(&shared, exchange, started, StatusCode::BAD_GATEWAY, reason));
+            return fail(shared, exchange, started, StatusCode::BAD_GATEWAY, reason);
         }
     };
     let mut exchange = exchange;
@@ -155,10 +239,11 @@ async fn handle(
     exchange.response_headers = Some(parts.headers.clone());
     let capture = shared.capture.clone();
     let on_end = move |end: End, buf: BodyBuf| {
+        let sent = sent_bytes(&exchange);
         let record = &mut exchange.record;
         record.duration_ms = ms(started);
         record.bytes_received = buf.seen();
-        record.bytes_sent = exchange.request_body.as_ref().map_or(0, |b| b.lock().map_or(0, |b| b.seen()));
+        record.bytes_sent = sent;
         (record.outcome, record.error) = match end {
             End::Complete => ("complete".to_owned(), None),
             End::UpstreamError(e) => ("upstream_error".to_owned(), Some(e)),
@@ -167,7 +252,32 @@ async fn handle(
         exchange.response_body = Some(buf);
         capture.submit(exchange);
     };
-    Ok(Response::from_parts(parts, Watched::new(body, shared.body_buf(), on_end).boxed()))
+    Response::from_parts(parts, Watched::new(body, shared.body_buf(), on_end).boxed())
+}
+
+/// Request body bytes that went upstream: the body policy sent, else what the client sent.
+fn sent_bytes(exchange: &Exchange) -> u64 {
+    match &exchange.upstream_body {
+        Some(body) => body.len() as u64,
+        None => exchange.request_body.as_ref().map_or(0, |b| b.lock().map_or(0, |b| b.seen())),
+    }
+}
+
+/// Answers the client with policy's refusal and records it, the refusal as the response;
+/// nothing was sent upstream.
+fn refuse(shared: &Shared, mut exchange: Exchange, started: Instant, resp: Response<Bytes>) -> Response<ProxyBody> {
+    let record = &mut exchange.record;
+    record.status = Some(resp.status().as_u16());
+    record.duration_ms = ms(started);
+    record.bytes_sent = 0;
+    record.bytes_received = resp.body().len() as u64;
+    record.outcome = "refused".to_owned();
+    exchange.response_headers = Some(resp.headers().clone());
+    let mut buf = shared.body_buf();
+    buf.push(resp.body());
+    exchange.response_body = Some(buf);
+    shared.capture.submit(exchange);
+    resp.map(|b| Full::new(b).map_err(|never| match never {}).boxed())
 }
 
 /// Answers the client with `status` and records why.

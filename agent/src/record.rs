@@ -6,6 +6,7 @@ use crate::{
     capture::usage::{ProviderError, ToolCall, Usage},
     identity::{CiContext, ClientInfo},
     origin::Process,
+    policy::PolicyRecord,
     session::SessionRef,
 };
 
@@ -49,7 +50,8 @@ pub struct Record {
     pub client: Option<ClientInfo>,
     /// The session the request belongs to, and the rule that decided it.
     pub session: Option<SessionRef>,
-    /// "complete", "upstream_error", "abandoned" (client left), or "failed" (no response).
+    /// "complete", "upstream_error", "abandoned" (client left), "failed" (no response), or
+    /// "refused" (policy answered in the provider's place; nothing was sent upstream).
     pub outcome: String,
     /// What went wrong in transport, if anything.
     pub error: Option<String>,
@@ -65,6 +67,9 @@ pub struct Record {
     pub usage: Usage,
     /// Cost in USD from the pricing table; null for an unknown model or unknown usage.
     pub cost_usd: Option<f64>,
+    /// What hooks and quotas decided; absent when none applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyRecord>,
     #[serde(flatten)]
     pub detail: Detail,
 }

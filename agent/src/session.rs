@@ -42,6 +42,12 @@ pub const TREES: usize = 4_096;
 /// that can be chained at once.
 pub const RESPONSES: usize = 16_384;
 
+/// The session id the client itself declared (rules 1–5), if any: what policy can know
+/// before the request is sent, without the capture thread's history.
+pub fn declared(headers: &HeaderMap, body: Option<&Value>, user: &str) -> Option<String> {
+    client_id::find(headers, body, user).map(|(_, id)| id)
+}
+
 /// The session a request belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRef {

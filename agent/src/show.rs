@@ -3,10 +3,10 @@
 //! event by event.
 use std::fmt::Write as _;
 
-use crate::{capture::sse::SseParser, record::Record};
+use crate::{capture::sse::SseParser, policy::PolicyRecord, record::Record, store::Bodies};
 
-/// The record as readable text; `bodies` adds the request and response bodies.
-pub fn render(r: &Record, bodies: Option<(&[u8], &[u8])>) -> String {
+/// The record as readable text; `bodies` adds the request, upstream and response bodies.
+pub fn render(r: &Record, bodies: Option<&Bodies>) -> String {
     let mut out = String::new();
     let status = r.status.map_or_else(|| "-".to_owned(), |s| s.to_string());
     let _ = writeln!(
@@ -72,21 +72,73 @@ pub fn render(r: &Record, bodies: Option<(&[u8], &[u8])>) -> String {
         let _ =
             writeln!(out, "error     {}: {}", e.kind.as_deref().unwrap_or("-"), e.message.as_deref().unwrap_or("-"));
     }
+    if let Some(policy) = &r.policy {
+        out.push_str(&policy_lines(policy));
+    }
     for (title, headers) in [("request headers", &d.request_headers), ("response headers", &d.response_headers)] {
         let _ = writeln!(out, "\n{title}");
         for (name, value) in headers {
             let _ = writeln!(out, "  {name}: {value}");
         }
     }
-    if let Some((request, response)) = bodies {
+    if let Some(Bodies { request, response, upstream }) = bodies {
         let truncated = |t: bool| if t { ", truncated" } else { "" };
-        let _ = writeln!(out, "\nrequest body ({} B{})", request.len(), truncated(d.request_truncated));
+        let kept = r.policy.as_ref().is_none_or(|p| p.original_kept);
+        let title = if kept { "request body" } else { "request body, as scrubbed (the original was not kept)" };
+        let _ = writeln!(out, "\n{title} ({} B{})", request.len(), truncated(d.request_truncated));
         out.push_str(&indent(&pretty(request)));
+        if let Some(upstream) = upstream {
+            let _ = writeln!(out, "\nbody sent upstream, as policy changed it ({} B)", upstream.len());
+            out.push_str(&indent(&pretty(upstream)));
+        }
         let _ = writeln!(out, "\nresponse body ({} B{})", response.len(), truncated(d.response_truncated));
         if r.stream {
             out.push_str(&events(response));
         } else {
             out.push_str(&indent(&pretty(response)));
+        }
+    }
+    out
+}
+
+/// What hooks and quotas decided, one line each.
+fn policy_lines(p: &PolicyRecord) -> String {
+    let mut out = String::new();
+    let refused = p.refused_by.as_deref().map(|by| format!(", refused by {by}")).unwrap_or_default();
+    let changed = if p.body_modified { ", body changed before sending" } else { "" };
+    let _ = writeln!(out, "policy    {:.2} ms{refused}{changed}", p.elapsed_ms);
+    for h in &p.hooks {
+        let mut line = format!("  hook {} ({}): {}", h.hook, h.kind, h.action);
+        if let Some(reason) = &h.reason {
+            let _ = write!(line, ": {reason}");
+        }
+        if !h.replaced.is_empty() {
+            let counts: Vec<String> = h.replaced.iter().map(|(label, n)| format!("{label}×{n}")).collect();
+            let _ = write!(line, "; replaced {}", counts.join(", "));
+        }
+        if !h.stripped.is_empty() {
+            let _ = write!(line, "; stripped {}", h.stripped.join(", "));
+        }
+        if let Some(error) = &h.error {
+            let _ = write!(line, "; error: {error} ({})", h.fail_policy.as_deref().unwrap_or("-"));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    if let Some(q) = &p.quota {
+        let usd = q.estimate_usd.map_or_else(|| "?".to_owned(), |u| format!("${u:.6}"));
+        let _ = writeln!(out, "  quota estimate {} tokens, {usd}", q.estimate_tokens);
+        if let Some(b) = &q.rejected {
+            let _ = writeln!(out, "  quota {} ({}) refused: {:.4} {} left", b.bucket, b.instance, b.available, b.unit);
+        }
+        for b in &q.alerts {
+            let _ = writeln!(out, "  quota {} ({}) exceeded (alert only)", b.bucket, b.instance);
+        }
+        for c in &q.charges {
+            let _ = writeln!(
+                out,
+                "  quota {} ({}) charged {:.6} {} (reserved {:.6}), level now {:.6}",
+                c.bucket, c.instance, c.charged, c.unit, c.reserved, c.level_after
+            );
         }
     }
     out

@@ -47,7 +47,7 @@ pub enum StoreError {
 }
 
 /// Bump when the schema changes; an older database is refused with a clear error.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Each record is stored whole as its canonical JSON (`record`: the fields of
 /// docs/records.md plus its body chunk ids), linked into the signed chain (`seq`,
@@ -74,9 +74,11 @@ CREATE TABLE IF NOT EXISTS requests (
     reasoning_tokens INTEGER,
     cost_usd REAL,
     record TEXT NOT NULL,
-    -- Bodies as lists of 32-byte chunk ids, in order.
+    -- Bodies as lists of 32-byte chunk ids, in order. upstream_body: the body sent
+    -- upstream when policy changed it, else empty.
     request_body BLOB NOT NULL,
-    response_body BLOB NOT NULL
+    response_body BLOB NOT NULL,
+    upstream_body BLOB NOT NULL DEFAULT x''
 );
 CREATE INDEX IF NOT EXISTS requests_time ON requests(time);
 CREATE INDEX IF NOT EXISTS requests_session ON requests(session);
@@ -108,7 +110,10 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let has_tables: bool =
         conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'requests'", [], |row| row.get(0))?;
-    if has_tables && version != SCHEMA_VERSION {
+    if has_tables && version == 4 {
+        // v5 added the body sent upstream; older records simply have none.
+        conn.execute_batch("ALTER TABLE requests ADD COLUMN upstream_body BLOB NOT NULL DEFAULT x''")?;
+    } else if has_tables && version != SCHEMA_VERSION {
         return Err(StoreError::Version { path: path.display().to_string(), found: version, want: SCHEMA_VERSION });
     }
     conn.execute_batch(SCHEMA)?;
@@ -207,17 +212,21 @@ fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mu
         let mut stmt = tx.prepare_cached(
             "INSERT INTO requests (seq, prev_hash, hash, signature, time, provider, model, user, login, session,
              client, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens,
-             cost_usd, record, request_body, response_body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             cost_usd, record, request_body, response_body, upstream_body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         )?;
-        for Captured { record: r, request_chunks, response_chunks } in batch {
-            for c in request_chunks.iter().chain(response_chunks) {
+        for Captured { record: r, request_chunks, response_chunks, upstream_chunks } in batch {
+            for c in request_chunks.iter().chain(response_chunks).chain(upstream_chunks) {
                 if let Some(data) = &c.deflated {
                     chunk.execute(params![&c.id[..], c.len as u64, data])?;
                 }
             }
-            let (request_ids, response_ids) = (ids(request_chunks), ids(response_chunks));
-            let canonical = canonical_record(r, &request_ids, &response_ids)?;
+            let ids = BodyIds {
+                request: ids(request_chunks),
+                response: ids(response_chunks),
+                upstream: ids(upstream_chunks),
+            };
+            let canonical = canonical_record(r, &ids)?;
             let link = chain.append(key, &canonical);
             let u = &r.usage;
             let model = r.response_model.as_ref().or(r.model.as_ref());
@@ -240,8 +249,9 @@ fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mu
                 u.reasoning_tokens,
                 r.cost_usd,
                 String::from_utf8_lossy(&canonical),
-                request_ids,
-                response_ids
+                ids.request,
+                ids.response,
+                ids.upstream
             ])?;
         }
     }
@@ -249,19 +259,39 @@ fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mu
     Ok(())
 }
 
+/// The chunk ids of a record's bodies, each a list of 32-byte ids in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyIds {
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+    /// The body sent upstream when policy changed it; empty otherwise.
+    pub upstream: Vec<u8>,
+}
+
+impl BodyIds {
+    /// The `body_chunks` object a record is signed with; `upstream` only when present,
+    /// so records without one keep the shape they always had.
+    fn to_json(&self) -> serde_json::Value {
+        let mut value = serde_json::json!({ "request": hex(&self.request), "response": hex(&self.response) });
+        if !self.upstream.is_empty() {
+            value["upstream"] = hex(&self.upstream).into();
+        }
+        value
+    }
+
+    /// Every chunk id, in all three bodies.
+    pub fn all(&self) -> impl Iterator<Item = &[u8]> {
+        self.request.chunks(32).chain(self.response.chunks(32)).chain(self.upstream.chunks(32))
+    }
+}
+
 /// The bytes a record is signed as: its JSON without the row id, plus the ids of its
 /// body chunks (so the bodies are covered too), canonicalised.
-fn canonical_record(record: &Record, request_ids: &[u8], response_ids: &[u8]) -> Result<Vec<u8>, StoreError> {
+fn canonical_record(record: &Record, ids: &BodyIds) -> Result<Vec<u8>, StoreError> {
     let mut value = serde_json::to_value(record).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
     if let Some(object) = value.as_object_mut() {
         object.remove("id");
-        object.insert(
-            "body_chunks".to_owned(),
-            serde_json::json!({
-                "request": hex(request_ids),
-                "response": hex(response_ids),
-            }),
-        );
+        object.insert("body_chunks".to_owned(), ids.to_json());
     }
     Ok(ledger::canonical(&value))
 }
@@ -329,15 +359,15 @@ pub struct StoredLink {
     pub link: Link,
     /// The canonical bytes the link's hash covers.
     pub canonical: Vec<u8>,
-    pub request_ids: Vec<u8>,
-    pub response_ids: Vec<u8>,
+    pub ids: BodyIds,
 }
 
 /// Every stored link with its canonical bytes and body ids, in storage order (rowid).
 pub fn links(path: &Path) -> Result<Vec<StoredLink>, StoreError> {
     let conn = open_reader(path)?;
     let mut stmt = conn.prepare(
-        "SELECT id, seq, prev_hash, hash, signature, record, request_body, response_body FROM requests ORDER BY id",
+        "SELECT id, seq, prev_hash, hash, signature, record, request_body, response_body, upstream_body
+         FROM requests ORDER BY id",
     )?;
     let rows = stmt.query_map([], |row| {
         let bytes32 = |i: usize| -> rusqlite::Result<[u8; 32]> {
@@ -349,18 +379,16 @@ pub fn links(path: &Path) -> Result<Vec<StoredLink>, StoreError> {
             id: row.get(0)?,
             link: Link { seq: row.get(1)?, prev_hash: bytes32(2)?, hash: bytes32(3)?, signature: row.get(4)? },
             canonical: record.into_bytes(),
-            request_ids: row.get(6)?,
-            response_ids: row.get(7)?,
+            ids: BodyIds { request: row.get(6)?, response: row.get(7)?, upstream: row.get(8)? },
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Whether a stored record's canonical bytes name exactly these body chunk ids.
-pub fn body_ids_match(canonical: &[u8], request_ids: &[u8], response_ids: &[u8]) -> bool {
+pub fn body_ids_match(canonical: &[u8], ids: &BodyIds) -> bool {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(canonical) else { return false };
-    value["body_chunks"]["request"] == hex(request_ids).as_str()
-        && value["body_chunks"]["response"] == hex(response_ids).as_str()
+    value["body_chunks"] == ids.to_json()
 }
 
 /// Whether every stored chunk's bytes still hash to its id; returns the ids that do not.
@@ -405,18 +433,30 @@ pub fn recent(path: &Path, limit: u32) -> Result<Vec<Record>, StoreError> {
     Ok(records)
 }
 
-/// One record with its request and response bodies, reassembled from their chunks.
-pub fn one(path: &Path, id: i64) -> Result<(Record, Vec<u8>, Vec<u8>), StoreError> {
+/// A record's bodies, reassembled from their chunks.
+pub struct Bodies {
+    pub request: Vec<u8>,
+    pub response: Vec<u8>,
+    /// The body sent upstream, when policy changed it.
+    pub upstream: Option<Vec<u8>>,
+}
+
+/// One record with its bodies.
+pub fn one(path: &Path, id: i64) -> Result<(Record, Bodies), StoreError> {
     let conn = open_reader(path)?;
-    let mut stmt = conn.prepare("SELECT id, record, request_body, response_body FROM requests WHERE id = ?1")?;
+    let mut stmt =
+        conn.prepare("SELECT id, record, request_body, response_body, upstream_body FROM requests WHERE id = ?1")?;
     let mut rows = stmt.query([id])?;
     let row = rows.next()?.ok_or(StoreError::NotFound(id))?;
     let record = record_from_row(row)?;
-    let request_ids: Vec<u8> = row.get(2)?;
-    let response_ids: Vec<u8> = row.get(3)?;
-    let request = reassemble(&conn, id, &request_ids)?;
-    let response = reassemble(&conn, id, &response_ids)?;
-    Ok((record, request, response))
+    let (request_ids, response_ids, upstream_ids): (Vec<u8>, Vec<u8>, Vec<u8>) =
+        (row.get(2)?, row.get(3)?, row.get(4)?);
+    let bodies = Bodies {
+        request: reassemble(&conn, id, &request_ids)?,
+        response: reassemble(&conn, id, &response_ids)?,
+        upstream: if upstream_ids.is_empty() { None } else { Some(reassemble(&conn, id, &upstream_ids)?) },
+    };
+    Ok((record, bodies))
 }
 
 fn reassemble(conn: &Connection, record: i64, ids: &[u8]) -> Result<Vec<u8>, StoreError> {

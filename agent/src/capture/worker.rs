@@ -29,6 +29,8 @@ use super::{
 };
 use crate::{
     identity::{self, Device, ExeHasher, IdentityConfig, Person, ProcessSnapshot},
+    policy::audit::ChargeRecord,
+    quota::{Actual, Quotas, Reservation},
     record::{Identity, Record, rfc3339},
     session::SessionTracker,
     store,
@@ -64,6 +66,10 @@ pub struct Exchange {
     pub response_headers: Option<HeaderMap>,
     pub request_body: Option<Arc<Mutex<BodyBuf>>>,
     pub response_body: Option<BodyBuf>,
+    /// The body sent upstream, when policy changed it (`request_body` holds the client's).
+    pub upstream_body: Option<Bytes>,
+    /// Quota reserved for this request, settled here with the real cost.
+    pub reservation: Option<Reservation>,
 }
 
 impl Exchange {
@@ -81,6 +87,8 @@ impl Exchange {
             response_headers: None,
             request_body,
             response_body: None,
+            upstream_body: None,
+            reservation: None,
         }
     }
 }
@@ -97,6 +105,8 @@ pub struct Captured {
     pub record: Record,
     pub request_chunks: Vec<ChunkRef>,
     pub response_chunks: Vec<ChunkRef>,
+    /// The body sent upstream, when policy changed it; empty otherwise.
+    pub upstream_chunks: Vec<ChunkRef>,
 }
 
 enum Msg {
@@ -114,7 +124,13 @@ pub struct Capturer {
 }
 
 impl Capturer {
-    pub fn spawn(redactor: Redactor, pricing: Pricing, people: People, writer: store::Writer) -> Self {
+    pub fn spawn(
+        redactor: Redactor,
+        pricing: Pricing,
+        people: People,
+        quotas: Option<Arc<Quotas>>,
+        writer: store::Writer,
+    ) -> Self {
         let queue = Arc::new(Mutex::new(Vec::with_capacity(1024)));
         let rx = queue.clone();
         let unpriced = Arc::new(AtomicU64::new(0));
@@ -128,6 +144,7 @@ impl Capturer {
             people,
             hasher: ExeHasher::new(),
             persons: HashMap::new(),
+            quotas,
         };
         thread::Builder::new()
             .name("glassbox-capture".into())
@@ -179,6 +196,7 @@ struct Worker {
     hasher: ExeHasher,
     /// Persons by (uid, euid, sudo uid, loginuid): passwd lookups can be slow (LDAP).
     persons: HashMap<(u32, u32, Option<u32>, Option<u32>), Person>,
+    quotas: Option<Arc<Quotas>>,
 }
 
 impl Worker {
@@ -203,8 +221,17 @@ impl Worker {
     }
 
     fn process(&mut self, exchange: Exchange) -> Captured {
-        let Exchange { mut record, at, snapshot, request_headers, response_headers, request_body, response_body } =
-            exchange;
+        let Exchange {
+            mut record,
+            at,
+            snapshot,
+            request_headers,
+            response_headers,
+            request_body,
+            response_body,
+            upstream_body,
+            reservation,
+        } = exchange;
         let request = request_body.map(|buf| {
             let buf = buf.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             (buf.to_bytes(), buf.truncated())
@@ -216,6 +243,8 @@ impl Worker {
 
         record.time = rfc3339(at);
         let api = usage::api_kind(&record.method, &record.path);
+        // Usage is read from what the provider saw: the body policy sent, if it changed one.
+        let sent = upstream_body.clone().unwrap_or_else(|| request.clone());
         let is_sse = response_headers.as_ref().is_some_and(|h| {
             h.get(http::header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
@@ -229,11 +258,11 @@ impl Worker {
             record.detail.stream_events = Some(events.len() as u64);
             let clean = end.complete && record.outcome == "complete" && !response_truncated;
             record.detail.stream_complete = Some(clean);
-            usage::analyze(api, &record.path, &request, record.status.unwrap_or(0), ResponseBody::Sse(&events))
+            usage::analyze(api, &record.path, &sent, record.status.unwrap_or(0), ResponseBody::Sse(&events))
         } else {
             let body =
                 if looks_like_json(&response) { ResponseBody::Json(&response) } else { ResponseBody::Other(&response) };
-            usage::analyze(api, &record.path, &request, record.status.unwrap_or(0), body)
+            usage::analyze(api, &record.path, &sent, record.status.unwrap_or(0), body)
         };
 
         record.path = self.redactor.path(&record.path);
@@ -263,7 +292,7 @@ impl Worker {
         for arg in &mut record.process.cmdline {
             *arg = self.redactor.arg(arg);
         }
-        let body = serde_json::from_slice::<serde_json::Value>(&request).ok();
+        let body = serde_json::from_slice::<serde_json::Value>(&sent).ok();
         let root = tree_root(&record, &snapshot);
         let session = self.sessions.resolve(
             &request_headers,
@@ -275,9 +304,43 @@ impl Worker {
         );
         record.session = Some(session);
 
+        if let Some(reservation) = reservation {
+            self.settle(&mut record, reservation);
+        }
         let request_chunks = self.chunks(&request);
         let response_chunks = self.chunks(&response);
-        Captured { record, request_chunks, response_chunks }
+        let upstream_chunks = upstream_body.map(|body| self.chunks(&body)).unwrap_or_default();
+        Captured { record, request_chunks, response_chunks, upstream_chunks }
+    }
+
+    /// Replaces the request's quota reservation with its real cost: tokens in and out and
+    /// the priced cost, or the estimate where they are unknown. A request that never
+    /// reached the provider (a glassbox failure before any response) is not charged.
+    fn settle(&self, record: &mut Record, reservation: Reservation) {
+        let Some(quotas) = &self.quotas else { return };
+        if record.outcome == "failed" && record.upstream_version.is_none() {
+            quotas.release(reservation);
+            return;
+        }
+        let u = &record.usage;
+        let tokens = match (u.input_tokens, u.output_tokens) {
+            (None, None) => None,
+            (input, output) => Some(input.unwrap_or(0) + output.unwrap_or(0)),
+        };
+        let charges = quotas.settle(reservation, Actual { tokens, usd: record.cost_usd }, SystemTime::now());
+        if let Some(quota) = record.policy.as_mut().and_then(|p| p.quota.as_mut()) {
+            quota.charges = charges
+                .into_iter()
+                .map(|c| ChargeRecord {
+                    unit: crate::policy::chain::unit_name(c.unit).to_owned(),
+                    bucket: c.bucket,
+                    instance: c.instance,
+                    reserved: c.reserved,
+                    charged: c.charged,
+                    level_after: c.level_after,
+                })
+                .collect();
+        }
     }
 
     /// Fills in the person, device, CI context, client and the executable's hash.

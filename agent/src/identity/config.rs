@@ -23,6 +23,9 @@ pub struct IdentityConfig {
     pub users: BTreeMap<String, String>,
     /// Device tags such as `tag:dev-laptop` or `tag:ci-runner`; each starts with `tag:`.
     pub tags: Vec<String>,
+    /// Named groups of people for policy and quotas: group → members, each a local login
+    /// or an organisation identity (`ml = ["alice", "bob@example.com"]`).
+    pub groups: BTreeMap<String, Vec<String>>,
     /// Unix socket of tailscaled's LocalAPI. Empty disables the Tailscale lookup; a path
     /// where nothing listens simply yields no Tailscale identity.
     pub tailscale_socket: String,
@@ -34,6 +37,7 @@ impl Default for IdentityConfig {
             domain: String::new(),
             users: BTreeMap::new(),
             tags: Vec::new(),
+            groups: BTreeMap::new(),
             tailscale_socket: DEFAULT_TAILSCALE_SOCKET.to_owned(),
         }
     }
@@ -60,6 +64,11 @@ impl IdentityConfig {
         for tag in &self.tags {
             if !valid_tag(tag) {
                 return Err(format!("identity.tags: {tag:?} must be \"tag:\" followed by letters, digits, '-' or '_'"));
+            }
+        }
+        for (group, members) in &self.groups {
+            if group.trim().is_empty() || members.iter().any(|m| m.trim().is_empty()) {
+                return Err(format!("identity.groups: {group:?} has an empty name or member"));
             }
         }
         if !self.tailscale_socket.is_empty() && !self.tailscale_socket.starts_with('/') {

@@ -42,7 +42,7 @@ fn message_with_parallel_tool_use_and_cache_reads_and_writes() {
                     "get_weather",
                     r#"{"location":"San Francisco, CA","unit":"celsius"}"#
                 ),
-                call(Some("toolu_01B7c2"), "mcp__github__create_issue", r#"{"repo":"acme/app","title":"Weather"}"#),
+                call(Some("toolu_01B7c2"), "mcp__github__create_issue", r#"{"title":"Weather","repo":"acme/app"}"#),
             ],
             error: None,
             finish_reason: some("tool_use"),

@@ -53,7 +53,7 @@ fn response_with_function_calls_builtin_tools_cache_and_reasoning() {
             },
             tools_declared: names(&["get_weather", "web_search", "mcp__github"]),
             tool_calls: vec![
-                call(Some("ws_1"), "web_search", r#"{"query":"weather Paris","type":"search"}"#),
+                call(Some("ws_1"), "web_search", r#"{"type":"search","query":"weather Paris"}"#),
                 call(Some("call_12345xyz"), "get_weather", r#"{"location":"Paris, France"}"#),
                 call(Some("call_67890abc"), "get_weather", r#"{"location":"Bogotá, Colombia"}"#),
             ],
