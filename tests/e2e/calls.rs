@@ -63,6 +63,12 @@ impl Recorded {
     pub fn response_body(&self) -> &str {
         body(&self.shown, "response_body")
     }
+
+    /// The body sent upstream, stored when policy changed it to differ from the stored
+    /// request body.
+    pub fn upstream_body(&self) -> Option<&str> {
+        self.shown["upstream_body"].as_str()
+    }
 }
 
 fn body<'a>(shown: &'a Value, field: &str) -> &'a str {
@@ -87,6 +93,7 @@ pub fn recorded(w: &World, what: &str, path: &str, nth: usize) -> Recorded {
     if let Some(object) = plain.as_object_mut() {
         object.remove("request_body");
         object.remove("response_body");
+        object.remove("upstream_body");
     }
     assert_eq!(plain, record, "`show --json --bodies` minus the bodies should be the record `requests --json` lists");
     assert_field(&record, "/method", "POST");

@@ -23,11 +23,14 @@ const MESSAGES: &str = "/v1/messages";
 /// Runs `claude -p PROMPT --output-format json` with a fake key and a scratch HOME. The
 /// only trust it is given is glassbox's CA in NODE_EXTRA_CA_CERTS (no SSL_CERT_FILE).
 fn run_claude(w: &World, prompt: &str) -> ClientOutput {
+    run_claude_with(w, prompt, &[], &[], &TempDir::new("claude-home"))
+}
+
+fn run_claude_with(w: &World, prompt: &str, args: &[&str], env: &[(&str, &str)], home: &TempDir) -> ClientOutput {
     let claude = npm::CLAUDE_CODE.ensure();
-    let home = TempDir::new("claude-home");
     let ca = home.join("glassbox-ca.pem");
     std::fs::write(&ca, w.agent.ca_pem()).expect("write glassbox's CA");
-    Client::new(&w.cgroup)
+    let client = Client::new(&w.cgroup)
         .hosts_from(&w.hosts)
         .env("HOME", home.path())
         .env("ANTHROPIC_API_KEY", "sk-ant-api03-glassbox-fake-key-0123456789")
@@ -35,9 +38,101 @@ fn run_claude(w: &World, prompt: &str) -> ClientOutput {
         .env("DISABLE_AUTOUPDATER", "1")
         .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
         .current_dir(home.path())
-        .timeout(Duration::from_secs(180))
-        .cmd(&claude, ["-p", prompt, "--output-format", "json"])
-        .output()
+        .timeout(Duration::from_secs(180));
+    let client = env.iter().fold(client, |client, (key, value)| client.env(key, value));
+    client.cmd(&claude, ["-p", prompt, "--output-format", "json"].iter().chain(args)).output()
+}
+
+/// A minimal MCP server over stdio (newline-delimited JSON-RPC) offering `tools`: enough
+/// for Claude Code to declare them to the model as `mcp__<server>__<tool>`.
+const MCP_SERVER: &str = r#"
+import json, sys
+tools = sys.argv[1].split(",")
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue
+    method = msg.get("method")
+    if method == "initialize":
+        result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"tools": {}},
+                  "serverInfo": {"name": "glassbox-test", "version": "1"}}
+    elif method == "tools/list":
+        result = {"tools": [{"name": t, "description": "Test tool " + t,
+                             "inputSchema": {"type": "object", "properties": {}}} for t in tools]}
+    else:
+        print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "error": {"code": -32601, "message": "no"}}), flush=True)
+        continue
+    print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}), flush=True)
+"#;
+
+/// strip_tools on the real Claude Code request: with two MCP servers attached (github and
+/// linear), a hook stripping `mcp__github__*` and `Write` removes exactly those from
+/// every Messages request before the provider sees it; everything else it declared
+/// arrives, and the record names what was removed.
+#[test]
+fn strip_tools_removes_exactly_the_matched_tools_from_claude_code() {
+    let fake = assistant::anthropic(FakeProvider::new().sse_delay(Duration::from_millis(2)));
+    let config = "[[hooks]]\nname = \"no-github\"\nkind = \"strip_tools\"\ntools = [\"mcp__github__*\", \"Write\"]\n";
+    let w = World::build("claude_code_strip", fake, |agent| agent.config(config));
+    let home = TempDir::new("claude-home");
+    let server = home.join("mcp_server.py");
+    std::fs::write(&server, MCP_SERVER).expect("write the MCP server");
+    let python = "/usr/bin/python3";
+    let mcp = json!({"mcpServers": {
+        "github": {"type": "stdio", "command": python, "args": [&server, "create_issue,list_pull_requests,get_file_contents"]},
+        "linear": {"type": "stdio", "command": python, "args": [&server, "search_issues,create_issue"]},
+    }});
+    let mcp_file = home.join("mcp.json");
+    std::fs::write(&mcp_file, mcp.to_string()).expect("write the MCP config");
+    let mcp_path = mcp_file.display().to_string();
+    // Claude Code defers MCP tools behind its ToolSearch tool unless told not to; declared
+    // up front they are what a real MCP setup without tool search sends every turn.
+    let args = ["--mcp-config", &mcp_path, "--strict-mcp-config"];
+    let out = run_claude_with(&w, "say hi", &args, &[("ENABLE_TOOL_SEARCH", "false")], &home);
+    let seen = w.fake.requests();
+    assert!(
+        out.success(),
+        "claude -p failed with {}\nstderr:\n{}\nstdout:\n{}",
+        out.status,
+        out.stderr,
+        out.stdout_str()
+    );
+    let messages: Vec<&SeenRequest> = seen.iter().filter(|r| is_messages(r)).collect();
+    assert!(!messages.is_empty(), "claude sent no Messages request; the fake saw:\n{}", describe_seen(&seen));
+
+    let records = w.agent.wait_for_requests("claude's Messages requests", messages.len(), |r| {
+        r["path"].as_str().is_some_and(|p| p.starts_with(MESSAGES)) && r["method"] == "POST"
+    });
+    for (sent, record) in messages.iter().zip(&records) {
+        let sent: Value = serde_json::from_slice(&sent.body).expect("Messages body is JSON");
+        let names: Vec<&str> =
+            sent["tools"].as_array().map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect()).unwrap_or_default();
+        assert!(
+            !names.iter().any(|n| n.starts_with("mcp__github__") || *n == "Write"),
+            "stripped tools reached the provider: {names:?}"
+        );
+        let shown = w.agent.show_json(&record["id"], true);
+        let original: Value =
+            serde_json::from_str(shown["request_body"].as_str().unwrap_or_default()).expect("stored body");
+        let declared: Vec<&str> = original["tools"]
+            .as_array()
+            .expect("claude declared tools")
+            .iter()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        let want_removed: Vec<&str> =
+            declared.iter().copied().filter(|n| n.starts_with("mcp__github__") || *n == "Write").collect();
+        assert_eq!(want_removed.len(), 4, "claude should declare 3 github tools and Write: {declared:?}");
+        assert!(declared.contains(&"mcp__linear__search_issues"), "linear's tools are declared: {declared:?}");
+        let kept: Vec<&str> = declared.iter().copied().filter(|n| !want_removed.contains(n)).collect();
+        assert_eq!(names, kept, "exactly the matched tools are gone, the rest in order");
+        let decision = &record["policy"]["hooks"][0];
+        assert_eq!(decision["action"], "modify", "{decision}");
+        assert_eq!(decision["stripped"], json!(want_removed), "{decision}");
+        let upstream: Value = serde_json::from_str(shown["upstream_body"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("the record holds the body sent upstream ({e}): {shown}"));
+        assert_eq!(upstream, sent, "the stored upstream body is what the provider got");
+    }
 }
 
 fn is_messages(r: &SeenRequest) -> bool {

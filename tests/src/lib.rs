@@ -6,7 +6,7 @@
 //! OpenAI-compatible routes, or canned fixtures), [`sandbox`] makes the cgroup the agent
 //! attaches to, [`hosts`] and [`run`] start clients confined to that cgroup with a
 //! private `/etc/hosts` (as root or as a [`users`] account), [`npm`] installs the real
-//! coding-agent CLIs, and [`agent`] runs the glassbox binary under test and reads its
+//! coding-agent CLIs, [`guardrail`] plays an external guardrail webhook, and [`agent`] runs the glassbox binary under test and reads its
 //! records, sessions, identity, ledger verdict and store.
 //!
 //! Everything here panics with a message instead of returning errors: a failed set-up is
@@ -17,6 +17,7 @@ pub mod certs;
 pub mod check;
 pub mod fake;
 pub mod fixtures;
+pub mod guardrail;
 pub mod hosts;
 pub mod npm;
 pub mod run;

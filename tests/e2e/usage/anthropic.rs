@@ -60,7 +60,7 @@ fn anthropic_message_parallel_tool_use_and_cache() {
             "tools_declared": ["get_weather", "mcp__github__create_issue"],
             "tool_calls": [
                 call(Some("toolu_01A09q90qw90lq917835lq9"), "get_weather", r#"{"location":"San Francisco, CA","unit":"celsius"}"#),
-                call(Some("toolu_01B7c2"), "mcp__github__create_issue", r#"{"repo":"acme/app","title":"Weather"}"#),
+                call(Some("toolu_01B7c2"), "mcp__github__create_issue", r#"{"title":"Weather","repo":"acme/app"}"#),
             ],
             "provider_error": null, "finish_reason": "tool_use",
         })),

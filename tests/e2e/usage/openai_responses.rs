@@ -40,7 +40,7 @@ fn openai_responses_function_and_builtin_calls_cache_and_reasoning() {
             "cost_usd": 0.003_690_5,
             "tools_declared": ["get_weather", "web_search", "mcp__github"],
             "tool_calls": [
-                call(Some("ws_1"), "web_search", r#"{"query":"weather Paris","type":"search"}"#),
+                call(Some("ws_1"), "web_search", r#"{"type":"search","query":"weather Paris"}"#),
                 call(Some("call_12345xyz"), "get_weather", r#"{"location":"Paris, France"}"#),
                 call(Some("call_67890abc"), "get_weather", r#"{"location":"Bogotá, Colombia"}"#),
             ],
