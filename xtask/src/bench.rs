@@ -163,6 +163,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut stack = Stack::start(bins, Path::new(SCRATCH), &certs)?;
     let mut results = measure(&mut stack, &plan)?;
     drop(stack);
+    eprintln!("bench: policy hooks, in process");
+    let policy_bench = bins_policy_bench();
+    results.policy = cmd::output(stack::path_str(&policy_bench)?, &[])
+        .ok_or_else(|| format!("{} failed", policy_bench.display()))?;
     machine.load_after = machine::load_average();
     results.machine = machine;
     let out = cmd::workspace_root().join("BENCH.md");
@@ -188,6 +192,7 @@ fn prepare() -> Result<Bins, String> {
     )?;
     cmd::run("cargo", &["build", "--release", "--package", "glassbox", "--bins"])?;
     cmd::run("cargo", &["build", "--release", "--package", "glassbox-tests", "--bins"])?;
+    cmd::run("cargo", &["build", "--release", "--package", "glassbox", "--example", "policy_bench"])?;
     let release = cmd::target_dir().join("release");
     Ok(Bins {
         glassbox: release.join("glassbox"),
@@ -195,6 +200,11 @@ fn prepare() -> Result<Bins, String> {
         bench_client: release.join("bench_client"),
         oha,
     })
+}
+
+/// The in-process benchmark of the built-in hooks (agent/examples/policy_bench.rs).
+fn bins_policy_bench() -> PathBuf {
+    cmd::target_dir().join("release/examples/policy_bench")
 }
 
 /// oha on PATH, else in cargo's bin directory (root's PATH under sudo often lacks it).

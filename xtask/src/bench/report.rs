@@ -23,6 +23,8 @@ pub struct Results {
     pub nginx_workers: usize,
     /// glassbox's own account of the run.
     pub glassbox: Counters,
+    /// The policy hook table printed by agent/examples/policy_bench.rs.
+    pub policy: String,
     pub machine: Machine,
 }
 
@@ -85,6 +87,7 @@ pub fn render(plan: &Plan, results: &Results, previous: &str) -> String {
     header(&mut out, plan, results);
     summary(&mut out, plan, results);
     goals(&mut out, results);
+    policy(&mut out, results);
     method(&mut out, plan, results);
     raw(&mut out, results);
     let notes = previous.find(NOTES_MARKER).map_or(NOTES_MARKER, |at| previous[at..].trim_end());
@@ -190,6 +193,18 @@ fn goals(out: &mut String, r: &Results) {
         "glassbox's own count after the run: {} connections intercepted, {} failed, {} loops, \
          {} requests recorded, {} records dropped.\n",
         c.intercepted, c.failed, c.loops, c.records, c.records_dropped
+    );
+}
+
+fn policy(out: &mut String, r: &Results) {
+    let _ = write!(
+        out,
+        "## Policy hooks (issue 5)\n\n\
+         What policy adds to a request before it is sent, in process (`Policy::plan` +\n\
+         `Policy::apply`: read the model, run the hooks, re-serialise a changed body), median\n\
+         per request on one core (agent/examples/policy_bench.rs). A request no hook can\n\
+         apply to is decided from identity, client and provider alone and never read.\n\n{}\n",
+        r.policy.trim_end()
     );
 }
 
