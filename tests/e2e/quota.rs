@@ -1,5 +1,5 @@
-//! Spend quotas through the real path. A per-user token bucket under 20 concurrent
-//! streaming requests: each reserves its estimate before it is sent, so the charges never
+//! Spend quotas through the real path. Per-user and per-run token buckets under 20
+//! concurrent streaming requests: each reserves its estimate before it is sent, so the charges never
 //! pass the capacity even though, unreserved, every request would have gone through; the
 //! rest get 429 in OpenAI's format naming the bucket. A per-run bucket keeps CI runs
 //! apart, is refilled by `glassbox quota refill`, and its level survives a restart.
@@ -49,10 +49,12 @@ fn level(w: &World, bucket: &str, instance: &str) -> f64 {
         .unwrap_or_else(|| panic!("no level for {bucket} / {instance} in {levels:?}"))
 }
 
+/// 20 streams at once from one CI run: both the person's bucket and the run's are charged,
+/// and the smaller (the run's 700 tokens) decides; neither is overshot.
 #[test]
-fn concurrent_streams_never_overshoot_a_user_bucket() {
-    let config =
-        "[[quotas]]\nname = \"per-user\"\nscope = \"<user>\"\nunit = \"tokens\"\ncapacity = 1000\nrefill = 0\n";
+fn concurrent_streams_never_overshoot_user_and_run_buckets() {
+    let config = "[[quotas]]\nname = \"per-user\"\nscope = \"<user>\"\nunit = \"tokens\"\ncapacity = 1000\nrefill = 0\n\n\
+                  [[quotas]]\nname = \"per-run\"\nscope = \"<run>\"\nunit = \"tokens\"\ncapacity = 700\nrefill = 0\n";
     let w = calls::world("quota_user", fake(), config);
     let outputs: Vec<String> = thread::scope(|s| {
         let handles: Vec<_> = (0..20)
@@ -69,7 +71,8 @@ fn concurrent_streams_never_overshoot_a_user_bucket() {
                         "@-",
                         CHAT_URL,
                     ];
-                    w.client().stdin(body()).cmd(CURL, args).output().stdout_str()
+                    let client = w.client().env("GITHUB_ACTIONS", "true").env("GITHUB_RUN_ID", "2001");
+                    client.stdin(body()).cmd(CURL, args).output().stdout_str()
                 })
             })
             .collect();
@@ -80,29 +83,36 @@ fn concurrent_streams_never_overshoot_a_user_bucket() {
     assert_eq!(passed + refused.len(), 20, "every request either streamed or was refused: {outputs:?}");
     assert!(passed >= 1, "the first requests fit the bucket");
     let charged = passed as f64 * STREAM_TOKENS;
-    assert!(charged <= 1000.0, "{passed} streams charged {charged} tokens to a 1000-token bucket");
+    assert!(charged <= 700.0, "{passed} streams charged {charged} tokens to a 700-token run bucket");
     assert_eq!(w.fake.requests().len(), passed, "refused requests never reached the provider");
     let error: Value = serde_json::from_str(refused[0]).expect("429 body is JSON");
     let message = error["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("per-user") && message.contains("root"), "names bucket and instance: {error}");
+    assert!(
+        message.contains("per-run") && message.contains("github_actions:2001"),
+        "names bucket and instance: {error}"
+    );
 
     w.agent.wait_for_requests("all 20", 20, |r| r["path"] == CHAT_PATH);
     let records = w.agent.requests_json();
-    let charges: f64 = records
-        .iter()
-        .flat_map(|r| r["policy"]["quota"]["charges"].as_array().cloned().unwrap_or_default())
-        .map(|c| c["charged"].as_f64().unwrap_or_default())
-        .sum();
-    assert!((charges - charged).abs() < 1e-6, "records charge {charges}, streams {charged}");
-    let rejected =
-        records.iter().filter(|r| r["status"] == 429 && r["policy"]["refused_by"] == "quota:per-user").count();
-    assert_eq!(rejected, refused.len());
-    // The level is saved within a second of the last charge.
-    let want = 1000.0 - charged;
-    glassbox_tests::agent::poll(Duration::from_secs(5), || {
-        ((level(&w, "per-user", "root") - want).abs() < 1e-6).then_some(())
-    })
-    .unwrap_or_else(|| panic!("per-user level should be {want}: {:?}", quota_levels(&w)));
+    for bucket in ["per-user", "per-run"] {
+        let charges: f64 = records
+            .iter()
+            .flat_map(|r| r["policy"]["quota"]["charges"].as_array().cloned().unwrap_or_default())
+            .filter(|c| c["bucket"] == bucket)
+            .map(|c| c["charged"].as_f64().unwrap_or_default())
+            .sum();
+        assert!((charges - charged).abs() < 1e-6, "records charge {bucket} {charges}, streams {charged}");
+    }
+    let refused_by_run = |r: &&Value| r["status"] == 429 && r["policy"]["refused_by"] == "quota:per-run";
+    assert_eq!(records.iter().filter(refused_by_run).count(), refused.len());
+    // Levels are saved within a second of the last charge.
+    for (bucket, instance, capacity) in [("per-user", "root", 1000.0), ("per-run", "github_actions:2001", 700.0)] {
+        let want = capacity - charged;
+        glassbox_tests::agent::poll(Duration::from_secs(5), || {
+            ((level(&w, bucket, instance) - want).abs() < 1e-6).then_some(())
+        })
+        .unwrap_or_else(|| panic!("{bucket} level should be {want}: {:?}", quota_levels(&w)));
+    }
 }
 
 #[test]
