@@ -42,7 +42,7 @@
 //! A chain cannot see its own truncation: the last rows, deleted, leave a shorter chain
 //! that is whole. Only a head kept elsewhere shows it: a signed [`Checkpoint`] of the
 //! head written outside the database as records are appended, and the head carried in
-//! each export batch's manifest (a later issue). [`Verifier::expect_checkpoint`] and
+//! each export batch's [`Manifest`]. [`Verifier::expect_checkpoint`] and
 //! [`Verifier::expect_head`] check the rows against one: `Truncated` if rows past it are
 //! gone, `HeadMismatch` if the row at its seq is not the one it names. Whoever holds the
 //! key (root on the device) can rewrite everything not yet exported; export is what
@@ -50,11 +50,13 @@
 mod canonical;
 mod chain;
 mod key;
+mod manifest;
 mod verify;
 
 pub use canonical::canonical;
 pub use chain::{Chain, Checkpoint, Link, head};
 pub use key::{DeviceKey, PublicKey};
+pub use manifest::{MANIFEST_VERSION, Manifest};
 pub use verify::{Finding, Verifier, verify};
 
 use std::path::PathBuf;
