@@ -22,7 +22,7 @@ use crate::{
         worker::{Capturer, People},
     },
     config::Config,
-    identity,
+    export, identity,
     ledger::DeviceKey,
     origin::OriginInfo,
     policy::Policy,
@@ -99,6 +99,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let key = DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?;
     info!(message = "Device key loaded.", public_key = %key.public_key_hex());
     let records = store::Writer::spawn(db, key, config.checkpoint_path())?;
+    let exporter = export::Exporter::spawn(export::Setup {
+        db: config.db_path(),
+        export: config.export.clone(),
+        retention: config.retention.clone(),
+        key: DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?,
+        device_id: identity::device(&config.identity).device_id,
+    })
+    .context("failed to start the exporter")?;
+    if config.export.enabled() {
+        info!(message = "Exporting to S3.", bucket = %config.export.s3.bucket, prefix = %config.export.s3.prefix);
+    }
     let redactor =
         Redactor::load_or_create(&config.secret_path(), &config.capture.redact_headers, &config.capture.redact_params)?;
     let mut pricing = Pricing::embedded();
@@ -229,6 +240,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Records of requests that already ended are committed; requests still streaming
     // are cut by the exit and recorded as far as they got only if they end first.
     capture.flush().await;
+    if let Some(exporter) = &exporter {
+        let deadline = Duration::from_secs(shared.config.export.flush_deadline_secs);
+        match exporter.shutdown(deadline).await {
+            Some(left) if left.backlog > 0 => {
+                warn!(
+                    message = "Stopping with records not yet exported; they are exported at the next start.",
+                    backlog = left.backlog
+                );
+            }
+            Some(_) => info!(message = "Every record is exported."),
+            None => warn!(message = "The exporter had stopped."),
+        }
+    }
     if let Some(quotas) = &quotas
         && let Err(error) = quotas.sync(std::time::SystemTime::now())
     {

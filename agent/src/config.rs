@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::{
+    export::config::{ExportConfig, Retention},
     identity::IdentityConfig,
     policy::config::{HookConfig, PolicySettings},
     quota::BucketConfig,
@@ -55,6 +56,12 @@ pub struct Config {
     /// Spend quota buckets; every bucket that matches a request is charged.
     #[serde(default)]
     pub quotas: Vec<BucketConfig>,
+    /// Export to S3-compatible storage: `[export]`, `[export.s3]`.
+    #[serde(default)]
+    pub export: ExportConfig,
+    /// How long records and bodies stay on the device.
+    #[serde(default)]
+    pub retention: Retention,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +208,8 @@ impl Config {
         if self.intercept.refresh_secs == 0 {
             return invalid("intercept.refresh_secs must be at least 1".into());
         }
+        self.export.validate().map_err(ConfigError::Invalid)?;
+        self.retention.validate().map_err(ConfigError::Invalid)?;
         if self.policy.max_body_mb == 0 {
             return invalid("policy.max_body_mb must be at least 1".into());
         }

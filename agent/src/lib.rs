@@ -1,8 +1,8 @@
 //! glassbox: a per-host agent that intercepts, records and forwards LLM API calls.
 //!
 //! Modules follow the path of the data: redirect → accept → origin → sni → tls/ca →
-//! proxy → policy (hooks, quota) → upstream → body → capture → record → store, with
-//! config, targets, status and cli around.
+//! proxy → policy (hooks, quota) → upstream → body → capture → record → store →
+//! export (S3, retention), with config, targets, status and cli around.
 pub mod accept;
 pub mod agent;
 pub mod body;
@@ -10,6 +10,7 @@ pub mod ca;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod identity;
 pub mod ledger;
 pub mod origin;

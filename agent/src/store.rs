@@ -459,6 +459,43 @@ pub fn one(path: &Path, id: i64) -> Result<(Record, Bodies), StoreError> {
     Ok((record, bodies))
 }
 
+/// One stored row as the exporter reads it: link, canonical bytes, time and body ids.
+pub struct ExportRow {
+    pub id: i64,
+    pub link: Link,
+    pub canonical: String,
+    /// The record's `time` column (RFC 3339 UTC).
+    pub time: String,
+    pub ids: BodyIds,
+}
+
+/// Rows with `first <= seq <= last`, at most `limit`, in seq order.
+pub fn rows_between(conn: &Connection, first: u64, last: u64, limit: usize) -> Result<Vec<ExportRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, seq, prev_hash, hash, signature, record, time, request_body, response_body, upstream_body
+         FROM requests WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![first, last, limit as u64], |row| {
+        let bytes32 = |i: usize| -> rusqlite::Result<[u8; 32]> {
+            let v: Vec<u8> = row.get(i)?;
+            Ok(v.try_into().unwrap_or([0; 32]))
+        };
+        Ok(ExportRow {
+            id: row.get(0)?,
+            link: Link { seq: row.get(1)?, prev_hash: bytes32(2)?, hash: bytes32(3)?, signature: row.get(4)? },
+            canonical: row.get(5)?,
+            time: row.get(6)?,
+            ids: BodyIds { request: row.get(7)?, response: row.get(8)?, upstream: row.get(9)? },
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The bytes of a body from its chunk ids (empty for none).
+pub fn body(conn: &Connection, record: i64, ids: &[u8]) -> Result<Vec<u8>, StoreError> {
+    reassemble(conn, record, ids)
+}
+
 fn reassemble(conn: &Connection, record: i64, ids: &[u8]) -> Result<Vec<u8>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT len, data FROM chunks WHERE id = ?1")?;
     let mut out = Vec::new();
