@@ -6,7 +6,8 @@
 //! OpenAI-compatible routes, or canned fixtures), [`sandbox`] makes the cgroup the agent
 //! attaches to, [`hosts`] and [`run`] start clients confined to that cgroup with a
 //! private `/etc/hosts` (as root or as a [`users`] account), [`npm`] installs the real
-//! coding-agent CLIs, [`guardrail`] plays an external guardrail webhook, and [`agent`] runs the glassbox binary under test and reads its
+//! coding-agent CLIs, [`guardrail`] plays an external guardrail webhook, [`s3`] serves a real S3 (moto) to
+//! export to, and [`agent`] runs the glassbox binary under test and reads its
 //! records, sessions, identity, ledger verdict and store.
 //!
 //! Everything here panics with a message instead of returning errors: a failed set-up is
@@ -21,6 +22,7 @@ pub mod guardrail;
 pub mod hosts;
 pub mod npm;
 pub mod run;
+pub mod s3;
 pub mod sandbox;
 pub mod scratch;
 pub mod unique;

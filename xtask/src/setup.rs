@@ -1,6 +1,7 @@
 //! Installs what building and testing glassbox needs, skipping whatever is already there:
 //! Debian packages (LLVM 22 for bpf-linker, curl, nginx for the benchmark), the nightly
-//! toolchain with rust-src for the eBPF crate, bpf-linker, and the `openai` and `anthropic` Python SDKs.
+//! toolchain with rust-src for the eBPF crate, bpf-linker, the `openai` and `anthropic` Python SDKs,
+//! and moto's S3 server.
 use crate::cmd::{output, run, run_env, succeeds};
 
 /// Debian packages: bpf-linker links against LLVM 22; the tests drive curl, and sudo for
@@ -11,7 +12,8 @@ const APT_PACKAGES: &[&str] =
 /// Everything: what the agent needs plus the test clients.
 pub fn all() -> Result<(), String> {
     agent()?;
-    python_sdk()
+    python_sdk()?;
+    moto()
 }
 
 /// What building the agent needs.
@@ -71,4 +73,15 @@ fn python_sdk() -> Result<(), String> {
         return Ok(());
     }
     run("python3", &["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "openai", "anthropic"])
+}
+
+/// moto's server with its S3 backend (and boto3, which it brings): the real S3 the end-to-end
+/// tests export to.
+fn moto() -> Result<(), String> {
+    if succeeds("python3", &["-c", "import moto.server, moto.s3.responses, flask, flask_cors, boto3"]) {
+        return Ok(());
+    }
+    let args =
+        ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "moto[s3,server]", "flask", "flask-cors"];
+    run("python3", &args)
 }
