@@ -22,6 +22,7 @@ use crate::{
         worker::{Capturer, People},
     },
     config::Config,
+    events::Events,
     export, identity,
     ledger::DeviceKey,
     origin::OriginInfo,
@@ -105,6 +106,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         retention: config.retention.clone(),
         key: DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?,
         device_id: identity::device(&config.identity).device_id,
+        hostname: identity::device(&config.identity).hostname,
     })
     .context("failed to start the exporter")?;
     if config.export.enabled() {
@@ -164,6 +166,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let counters = Arc::new(Counters::default());
 
     let status_path = config.status_path();
+    let events = Events::open(&config.db_path()).context("failed to open the events table")?;
+    record_start(&events, &status_path);
     let shared = Arc::new(Shared {
         config,
         server_tls,
@@ -224,10 +228,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let mut term = tokio::signal::unix::signal(SignalKind::terminate())?;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut losses = Losses::default();
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(error) = status::write(&status_path, &snapshot(true)) {
+                let now = snapshot(true);
+                losses.report(&events, &now);
+                if let Err(error) = status::write(&status_path, &now) {
                     warn!(message = "Failed to write the status file.", %error);
                 }
             }
@@ -240,6 +247,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Records of requests that already ended are committed; requests still streaming
     // are cut by the exit and recorded as far as they got only if they end first.
     capture.flush().await;
+    let last = snapshot(false);
+    losses.report(&events, &last);
+    events.record("stop", &serde_json::json!({"pid": std::process::id(), "records_dropped": last.records_dropped, "captures_truncated": last.captures_truncated}));
     if let Some(exporter) = &exporter {
         let deadline = Duration::from_secs(shared.config.export.flush_deadline_secs);
         match exporter.shutdown(deadline).await {
@@ -277,4 +287,52 @@ fn spawn_quota_sync(quotas: Arc<Quotas>) {
             }
         })
         .expect("spawn quota thread");
+}
+
+/// Records `start`, and the fail-open gap since the agent last ran: traffic went direct
+/// (unrecorded) from the previous status file's last write until now.
+fn record_start(events: &Events, status_path: &Path) {
+    // As written: `status::read` would report a dead agent's `running` as false.
+    let said_running = std::fs::read(status_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|v| v["running"] == true);
+    let last_alive = std::fs::metadata(status_path).and_then(|m| m.modified()).ok();
+    events.record("start", &serde_json::json!({"pid": std::process::id(), "version": env!("CARGO_PKG_VERSION")}));
+    if let Some(last_alive) = last_alive {
+        let gap = std::time::SystemTime::now().duration_since(last_alive).unwrap_or_default();
+        events.record(
+            "fail_open_gap",
+            &serde_json::json!({
+                "from": rfc3339(last_alive),
+                "to": rfc3339(std::time::SystemTime::now()),
+                "seconds": gap.as_secs_f64(),
+                // A status that still says running: the agent died without stopping.
+                "clean_stop": !said_running,
+            }),
+        );
+    }
+}
+
+/// Counts of lost or cut captures already reported as events.
+#[derive(Default)]
+struct Losses {
+    dropped: u64,
+    truncated: u64,
+}
+
+impl Losses {
+    /// Records an event for each counter that grew since the last report.
+    fn report(&mut self, events: &Events, now: &Status) {
+        if now.records_dropped > self.dropped {
+            let new = now.records_dropped - self.dropped;
+            events.record("captures_dropped", &serde_json::json!({"count": new, "total": now.records_dropped}));
+            self.dropped = now.records_dropped;
+        }
+        if now.captures_truncated > self.truncated {
+            let new = now.captures_truncated - self.truncated;
+            events.record("captures_truncated", &serde_json::json!({"count": new, "total": now.captures_truncated}));
+            self.truncated = now.captures_truncated;
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod ca;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod events;
 pub mod export;
 pub mod identity;
 pub mod ledger;

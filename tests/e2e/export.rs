@@ -76,6 +76,17 @@ fn exported_records(s3: &S3Server) -> BTreeMap<u64, Value> {
     by_seq
 }
 
+/// Every agent event line in the bucket, in key order.
+fn exported_events(s3: &S3Server) -> Vec<Value> {
+    s3.objects(PREFIX)
+        .into_iter()
+        .filter(|(key, _)| {
+            key.rsplit('/').next().is_some_and(|name| name.starts_with("events-")) && key.ends_with(".jsonl.gz")
+        })
+        .flat_map(|(_, bytes)| gunzip_lines(&bytes))
+        .collect()
+}
+
 fn verify_s3(w: &World) -> (bool, String) {
     let out = w.agent.cli_output(&["verify", "--s3"]);
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
@@ -106,6 +117,18 @@ fn every_record_arrives_once_in_the_documented_schema() {
     let (ok, out) = verify_s3(&w);
     assert!(ok, "verify --s3 should pass: {out}");
     assert!(out.contains("7 records"), "{out}");
+
+    // Agent events go into the same trail: the start now, the stop on SIGTERM.
+    poll(Duration::from_secs(20), || exported_events(&s3).iter().any(|e| e["event"] == "start").then_some(()))
+        .unwrap_or_else(|| panic!("no start event exported: {:?}", s3.keys(PREFIX)));
+    let mut w = w;
+    w.agent.terminate();
+    let events = exported_events(&s3);
+    let stop = events.iter().find(|e| e["event"] == "stop").unwrap_or_else(|| panic!("no stop event: {events:?}"));
+    assert_eq!(stop["schema"], "glassbox.export.v1", "{stop}");
+    assert_eq!(stop["device_id"], device.as_str(), "{stop}");
+    let (ok, out) = verify_s3(&w);
+    assert!(ok, "events manifests verify too: {out}");
 }
 
 #[test]
@@ -144,6 +167,11 @@ fn a_sigkill_while_a_batch_waits_loses_nothing() {
     w.agent.restart();
     chat(&w, 2);
     wait_exported(&w, 6, Duration::from_secs(60));
+    // The time the agent was dead, when traffic went direct, is in the trail.
+    let gap =
+        poll(Duration::from_secs(20), || exported_events(&s3).into_iter().find(|e| e["event"] == "fail_open_gap"))
+            .unwrap_or_else(|| panic!("no fail_open_gap event: {:?}", s3.keys(PREFIX)));
+    assert_eq!(gap["detail"]["clean_stop"], false, "a SIGKILL is no clean stop: {gap}");
     assert_eq!(exported_records(&s3).keys().copied().collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
     let (ok, out) = verify_s3(&w);
     assert!(ok, "{out}");

@@ -90,6 +90,7 @@ pub async fn flush(config: &Config) -> anyhow::Result<()> {
         retention: config.retention.clone(),
         key: DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?,
         device_id: crate::identity::device(&config.identity).device_id,
+        hostname: crate::identity::device(&config.identity).hostname,
     })?
     .context("export is off")?;
     let left = exporter.shutdown(FLUSH_WAIT).await.map_or(u64::MAX, |l| l.backlog);

@@ -10,7 +10,8 @@ use rusqlite::Connection;
 
 use super::schema::{self, BodyMode, RecordLine};
 use crate::{
-    ledger::{DeviceKey, MANIFEST_VERSION, Manifest},
+    events::Event,
+    ledger::{self, DeviceKey, MANIFEST_VERSION, Manifest},
     record::Record,
     store::{self, ExportRow, StoreError, hex},
 };
@@ -68,6 +69,7 @@ pub fn build(
     let (first, last) = (&rows[0].link, &rows[rows.len() - 1].link);
     let mut manifest = Manifest {
         version: MANIFEST_VERSION.to_owned(),
+        kind: ledger::RECORDS.to_owned(),
         device_id: signer.device_id.to_owned(),
         public_key: signer.key.public_key_hex(),
         object: object_key.to_owned(),
@@ -78,6 +80,51 @@ pub fn build(
         prev_hash: hex(&first.prev_hash),
         head_hash: hex(&last.hash),
         record_hashes: rows.iter().map(|r| hex(&r.link.hash)).collect(),
+        created: now.to_owned(),
+        signature: String::new(),
+    };
+    manifest.sign(signer.key);
+    Ok(Built { object, manifest })
+}
+
+/// Builds an object of agent events (event lines of the schema) and its signed manifest:
+/// `first_seq`..`last_seq` are event ids, `record_hashes` the SHA-256 of each line.
+pub fn build_events(
+    events: &[Event],
+    object_key: &str,
+    hostname: &str,
+    signer: &Signer<'_>,
+    now: &str,
+) -> Result<Built, StoreError> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
+    let mut hashes = Vec::with_capacity(events.len());
+    for event in events {
+        let line = schema::event_line(&schema::EventLine {
+            kind: &event.kind,
+            time: &event.time,
+            device_id: signer.device_id,
+            hostname,
+            detail: &event.detail,
+        });
+        let bytes = serde_json::to_vec(&line).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
+        hashes.push(hex(digest(&SHA256, &bytes).as_ref()));
+        gz.write_all(&bytes).and_then(|()| gz.write_all(b"\n")).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
+    }
+    let object = gz.finish().map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
+    let (first, last) = (events.first().map_or(0, |e| e.id), events.last().map_or(0, |e| e.id));
+    let mut manifest = Manifest {
+        version: MANIFEST_VERSION.to_owned(),
+        kind: ledger::EVENTS.to_owned(),
+        device_id: signer.device_id.to_owned(),
+        public_key: signer.key.public_key_hex(),
+        object: object_key.to_owned(),
+        object_sha256: hex(digest(&SHA256, &object).as_ref()),
+        first_seq: first,
+        last_seq: last,
+        count: events.len() as u64,
+        prev_hash: String::new(),
+        head_hash: String::new(),
+        record_hashes: hashes,
         created: now.to_owned(),
         signature: String::new(),
     };

@@ -41,6 +41,7 @@ pub struct Setup {
     pub retention: Retention,
     pub key: DeviceKey,
     pub device_id: String,
+    pub hostname: String,
 }
 
 /// The answer to a shutdown flush.
@@ -155,7 +156,11 @@ impl Worker {
     }
 
     fn due(&self, flush: bool) -> Result<bool, StoreError> {
-        if outbox::pending(&self.conn)?.is_some() {
+        if outbox::pending(&self.conn)?.is_some() || outbox::pending_events(&self.conn)?.is_some() {
+            return Ok(true);
+        }
+        let events = outbox::events_backlog(&self.conn)?;
+        if events > 0 && (flush || self.events_due()?) {
             return Ok(true);
         }
         let backlog = outbox::backlog(&self.conn)?;
@@ -169,10 +174,18 @@ impl Worker {
         Ok(outbox::oldest_waiting(&self.conn)?.is_some_and(|oldest| oldest <= cutoff))
     }
 
+    /// Whether the oldest waiting event has waited the interval.
+    fn events_due(&self) -> Result<bool, StoreError> {
+        let waiting = crate::events::after(&self.conn, outbox::acked_events(&self.conn)?, 1)?;
+        let cutoff = rfc3339(SystemTime::now() - Duration::from_secs(self.setup.export.interval_secs));
+        Ok(waiting.first().is_some_and(|e| e.time <= cutoff))
+    }
+
     /// Uploads everything (until `deadline`); returns the backlog left.
     async fn drain(&mut self, deadline: Option<Instant>) -> u64 {
         while self.bucket.is_some() && deadline.is_none_or(|d| Instant::now() < d) {
-            match outbox::backlog(&self.conn) {
+            let waiting = outbox::backlog(&self.conn).and_then(|r| Ok(r + outbox::events_backlog(&self.conn)?));
+            match waiting {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
@@ -218,6 +231,49 @@ impl Worker {
     }
 
     async fn try_upload(&mut self, now: &str) -> Result<Option<Planned>, String> {
+        let db = |e: StoreError| crate::error_chain(&e);
+        let records_waiting =
+            outbox::pending(&self.conn).map_err(db)?.is_some() || outbox::backlog(&self.conn).map_err(db)? > 0;
+        if records_waiting { self.try_upload_records(now).await } else { self.try_upload_events(now).await }
+    }
+
+    /// Plans (or resumes) a batch of agent events and uploads it with its manifest.
+    async fn try_upload_events(&mut self, now: &str) -> Result<Option<Planned>, String> {
+        let Some(bucket) = &self.bucket else { return Ok(None) };
+        let db = |e: StoreError| crate::error_chain(&e);
+        let export = &self.setup.export;
+        let (planned, events) = match outbox::pending_events(&self.conn).map_err(db)? {
+            Some(planned) => {
+                let events = crate::events::between(&self.conn, planned.first_seq, planned.last_seq).map_err(db)?;
+                (planned, events)
+            }
+            None => {
+                let acked = outbox::acked_events(&self.conn).map_err(db)?;
+                let events = crate::events::after(&self.conn, acked, export.batch_records).map_err(db)?;
+                let (Some(first), Some(last)) = (events.first(), events.last()) else { return Ok(None) };
+                let key = outbox::events_key(&export.s3.prefix, &self.setup.device_id, &first.time, first.id, last.id);
+                let planned = Planned { first_seq: first.id, last_seq: last.id, object_key: key };
+                outbox::plan_events(&self.conn, &planned, now).map_err(db)?;
+                (planned, events)
+            }
+        };
+        if !events.is_empty() {
+            let signer = batch::Signer { key: &self.setup.key, device_id: &self.setup.device_id };
+            let built =
+                batch::build_events(&events, &planned.object_key, &self.setup.hostname, &signer, now).map_err(db)?;
+            let manifest = serde_json::to_vec_pretty(&built.manifest).map_err(|e| e.to_string())?;
+            bucket.put(&planned.object_key, built.object, "application/x-ndjson").await.map_err(|e| e.to_string())?;
+            bucket
+                .put(&outbox::manifest_key(&planned.object_key), manifest, "application/json")
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        outbox::ack_events(&mut self.conn, &planned, now).map_err(db)?;
+        Ok(Some(planned))
+    }
+
+    /// Plans (or resumes) a batch of records and uploads it with its manifest.
+    async fn try_upload_records(&mut self, now: &str) -> Result<Option<Planned>, String> {
         let Some(bucket) = &self.bucket else { return Ok(None) };
         let db = |e: StoreError| crate::error_chain(&e);
         let export = &self.setup.export;

@@ -19,6 +19,13 @@ CREATE TABLE IF NOT EXISTS export_batches (
     planned TEXT NOT NULL,
     uploaded TEXT
 );
+CREATE TABLE IF NOT EXISTS export_event_batches (
+    first_id INTEGER PRIMARY KEY,
+    last_id INTEGER NOT NULL,
+    object_key TEXT NOT NULL,
+    planned TEXT NOT NULL,
+    uploaded TEXT
+);
 CREATE TABLE IF NOT EXISTS export_state (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -46,12 +53,15 @@ pub struct Status {
     pub last_error_time: Option<String>,
     /// A batch planned but not yet acknowledged.
     pub pending_batch: Option<String>,
+    /// Agent events not yet acknowledged.
+    pub events_backlog: u64,
 }
 
 /// Opens the database for the exporter (read-write) and creates the outbox tables.
 pub fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = store::open_writer(path)?;
     conn.execute_batch(SCHEMA)?;
+    crate::events::prepare(&conn)?;
     Ok(conn)
 }
 
@@ -178,7 +188,65 @@ pub fn status(conn: &Connection) -> Result<Status, StoreError> {
         last_error: get(conn, "last_error")?,
         last_error_time: get(conn, "last_error_time")?,
         pending_batch: pending(conn)?.map(|p| p.object_key),
+        events_backlog: events_backlog(conn)?,
     })
+}
+
+/// The highest event id S3 has acknowledged.
+pub fn acked_events(conn: &Connection) -> Result<u64, StoreError> {
+    Ok(get(conn, "acked_event")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+/// Events waiting.
+pub fn events_backlog(conn: &Connection) -> Result<u64, StoreError> {
+    let acked = acked_events(conn)?;
+    let exists: bool =
+        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'events'", [], |row| row.get(0))?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(conn.query_row("SELECT count(*) FROM events WHERE id > ?1", [acked], |row| row.get(0))?)
+}
+
+/// The event batch planned and not yet acknowledged, if any.
+pub fn pending_events(conn: &Connection) -> Result<Option<Planned>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT first_id, last_id, object_key FROM export_event_batches WHERE uploaded IS NULL ORDER BY first_id LIMIT 1",
+            [],
+            |row| Ok(Planned { first_seq: row.get(0)?, last_seq: row.get(1)?, object_key: row.get(2)? }),
+        )
+        .optional()?)
+}
+
+/// Fixes an event batch's range and key before its upload starts.
+pub fn plan_events(conn: &Connection, planned: &Planned, now: &str) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO export_event_batches (first_id, last_id, object_key, planned, uploaded)
+         VALUES (?1, ?2, ?3, ?4, NULL)",
+        params![planned.first_seq, planned.last_seq, planned.object_key, now],
+    )?;
+    Ok(())
+}
+
+/// S3 took the event batch.
+pub fn ack_events(conn: &mut Connection, planned: &Planned, now: &str) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute("UPDATE export_event_batches SET uploaded = ?2 WHERE first_id = ?1", params![planned.first_seq, now])?;
+    set(&tx, "acked_event", &planned.last_seq.to_string())?;
+    set(&tx, "last_success", now)?;
+    tx.execute("DELETE FROM export_state WHERE key IN ('last_error', 'last_error_time')", [])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// `prefix/device_id/YYYY/MM/DD/HH/events-<first>-<last>.jsonl.gz`, dated by the first event.
+pub fn events_key(prefix: &str, device_id: &str, first_time: &str, first_id: u64, last_id: u64) -> String {
+    let key = object_key(prefix, device_id, first_time, first_id, last_id);
+    match key.rsplit_once('/') {
+        Some((dir, name)) => format!("{dir}/events-{name}"),
+        None => format!("events-{key}"),
+    }
 }
 
 /// `prefix/device_id/YYYY/MM/DD/HH/<first>-<last>.jsonl.gz`, dated by the first record

@@ -26,6 +26,8 @@ pub struct Report {
     pub devices: usize,
     pub batches: usize,
     pub records: u64,
+    /// Agent events in event objects.
+    pub events: u64,
     /// Highest seq reached per device.
     pub heads: BTreeMap<String, u64>,
     /// Every problem, one line each; empty when the trail is whole.
@@ -91,6 +93,16 @@ pub fn verify(files: &BTreeMap<String, Vec<u8>>, key: Option<&PublicKey>) -> Rep
         if hex(digest(&SHA256, object).as_ref()) != manifest.object_sha256 {
             report.findings.push(format!("object {object_name} was altered: its SHA-256 is not the manifest's"));
         }
+        if manifest.kind == crate::ledger::EVENTS {
+            match event_hashes(object) {
+                Ok(hashes) if hashes == manifest.record_hashes => report.events += hashes.len() as u64,
+                Ok(_) => {
+                    report.findings.push(format!("object {object_name} does not hold the events its manifest lists"));
+                }
+                Err(e) => report.findings.push(format!("object {object_name} is unreadable: {e}")),
+            }
+            continue;
+        }
         let rows = match lines(object) {
             Ok(rows) => rows,
             Err(e) => {
@@ -110,7 +122,7 @@ pub fn verify(files: &BTreeMap<String, Vec<u8>>, key: Option<&PublicKey>) -> Rep
             report.findings.push(format!("object {name} has no valid manifest"));
         }
     }
-    report.devices = devices.len();
+    report.devices = devices.len().max(usize::from(report.events > 0));
     for (device, mut batches) in devices {
         batches.sort_by_key(|(m, _)| m.first_seq);
         let Some(signer) = batches[0].0.public_key() else { continue };
@@ -135,6 +147,13 @@ pub fn verify(files: &BTreeMap<String, Vec<u8>>, key: Option<&PublicKey>) -> Rep
         }
     }
     report
+}
+
+/// The SHA-256 (hex) of every line of an events object, in order.
+fn event_hashes(object: &[u8]) -> Result<Vec<String>, String> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(object).read_to_string(&mut text).map_err(|e| format!("not gzip text: {e}"))?;
+    Ok(text.lines().filter(|l| !l.is_empty()).map(|l| hex(digest(&SHA256, l.as_bytes()).as_ref())).collect())
 }
 
 /// The (link, canonical record) of every line of a `.jsonl.gz` object, in order.

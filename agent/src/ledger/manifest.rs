@@ -17,6 +17,10 @@ pub const MANIFEST_VERSION: &str = "glassbox.manifest.v1";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub version: String,
+    /// `records` (chained records: seqs, hashes of the chain) or `events` (agent events:
+    /// event ids, SHA-256 of each line; events are not chained).
+    #[serde(default = "records_kind")]
+    pub kind: String,
     pub device_id: String,
     /// The device's ed25519 public key, hex.
     pub public_key: String,
@@ -39,6 +43,15 @@ pub struct Manifest {
     /// ed25519 (hex) over the domain and the canonical JSON of all fields above.
     #[serde(default)]
     pub signature: String,
+}
+
+/// What a manifest describes when it does not say.
+pub const RECORDS: &str = "records";
+/// A manifest of agent events.
+pub const EVENTS: &str = "events";
+
+fn records_kind() -> String {
+    RECORDS.to_owned()
 }
 
 impl Manifest {
@@ -83,6 +96,7 @@ mod tests {
     fn manifest() -> Manifest {
         Manifest {
             version: MANIFEST_VERSION.into(),
+            kind: RECORDS.into(),
             device_id: "dev".into(),
             public_key: String::new(),
             object: "p/dev/2026/11/25/23/000000000001-000000000002.jsonl.gz".into(),

@@ -56,7 +56,7 @@ mod verify;
 pub use canonical::canonical;
 pub use chain::{Chain, Checkpoint, Link, head};
 pub use key::{DeviceKey, PublicKey};
-pub use manifest::{MANIFEST_VERSION, Manifest};
+pub use manifest::{EVENTS, MANIFEST_VERSION, Manifest, RECORDS};
 pub use verify::{Finding, Verifier, verify};
 
 use std::path::PathBuf;
