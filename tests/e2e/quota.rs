@@ -126,6 +126,10 @@ fn run_buckets_refill_and_survive_a_restart() {
             ["-sS", "--max-time", "30", "-N", "-H", "content-type: application/json", "--data-binary", "@-", CHAT_URL];
         client.stdin(body()).cmd(CURL, args).output().stdout_str()
     };
+    // A models list is no model call: never charged (the level below proves it).
+    let models = w.client().env("GITHUB_ACTIONS", "true").env("GITHUB_RUN_ID", "1001");
+    let listed = models.cmd(CURL, ["-sS", "--max-time", "20", crate::world::MODELS_URL]).output().stdout_str();
+    assert!(listed.contains("gpt-4o"), "{listed}");
     // 500 tokens hold two streams of 180; the third estimate no longer fits.
     assert!(in_run(&w, "1001").contains("[DONE]"));
     assert!(in_run(&w, "1001").contains("[DONE]"));

@@ -327,6 +327,13 @@ impl Worker {
             (None, None) => None,
             (input, output) => Some(input.unwrap_or(0) + output.unwrap_or(0)),
         };
+        // An error answer with no usage is not billed by providers: nothing to charge.
+        // (A success with unknown usage, such as a stream without usage, is charged its
+        // estimate.)
+        if tokens.is_none() && !record.status.is_some_and(|s| (200..300).contains(&s)) {
+            quotas.release(reservation);
+            return;
+        }
         let charges = quotas.settle(reservation, Actual { tokens, usd: record.cost_usd }, SystemTime::now());
         if let Some(quota) = record.policy.as_mut().and_then(|p| p.quota.as_mut()) {
             quota.charges = charges

@@ -170,10 +170,12 @@ impl Policy {
         facts.session = subject::session(subject, req.headers, value.as_ref());
         let mut record = PolicyRecord { original_kept: true, ..PolicyRecord::default() };
 
+        // Only model calls spend: a models list or a HEAD probe is never charged.
+        let spends = api != ApiKind::Unknown;
         let buckets: Vec<usize> = plan
             .buckets
             .into_iter()
-            .filter(|&i| self.bucket_matches[i].matches_model(req.provider, model.as_deref()))
+            .filter(|&i| spends && self.bucket_matches[i].matches_model(req.provider, model.as_deref()))
             .collect();
         let reservation = match (&self.quotas, buckets.is_empty()) {
             (Some(quotas), false) => {
