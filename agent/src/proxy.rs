@@ -200,7 +200,10 @@ async fn apply_policy(
             Err(Stop::Refuse(resp))
         }
         Verdict::Forward { body, modified, reservation } => {
-            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            // The body goes whole now: its length is known (chunked framing was a hop's).
+            if !body.is_empty() || parts.headers.contains_key(header::CONTENT_LENGTH) {
+                parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            }
             if modified && body != applied.stored {
                 exchange.upstream_body = Some(body.clone());
             }
