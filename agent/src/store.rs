@@ -1,5 +1,6 @@
 //! SQLite storage of records: one writer thread fed by a bounded channel, grouped commits,
-//! WAL so `glassbox requests` can read while the agent writes.
+//! WAL so `glassbox requests` can read while the agent writes. A commit that fails (a
+//! full disk) keeps its records in memory and retries every second, in order.
 use std::{
     path::{Path, PathBuf},
     sync::{
@@ -27,6 +28,13 @@ use crate::{
 pub const QUEUE: usize = 65_536;
 /// Records grouped into one transaction at most.
 const BATCH: usize = 512;
+/// Records held in memory while commits fail (a full disk); past this the queue fills
+/// and new records are dropped and counted.
+const HELD_MAX: usize = 100_000;
+/// Wait between attempts to commit held records.
+const RETRY: Duration = Duration::from_secs(1);
+/// Failed attempts after which a flush is answered although records are still held.
+const FLUSH_GIVE_UP: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -145,33 +153,44 @@ impl Writer {
             .name("glassbox-store".into())
             .spawn(move || {
                 crate::workers::lower_priority();
-                let mut batch = Vec::with_capacity(BATCH);
+                let mut held: Vec<Captured> = Vec::with_capacity(BATCH);
                 let mut waiting = Vec::new();
-                while let Some(first) = rx.blocking_recv() {
-                    let mut next = Some(first);
-                    while let Some(msg) = next.take() {
-                        match msg {
-                            Msg::Record(captured) => batch.push(*captured),
-                            Msg::Flush(done) => waiting.push(done),
-                        }
-                        if batch.len() < BATCH {
-                            next = rx.try_recv().ok();
-                        }
-                    }
-                    if !batch.is_empty() {
-                        let before = chain;
-                        match insert(&mut conn, &batch, &key, &mut chain) {
-                            Ok(()) => write_checkpoint(&checkpoint, &key, &chain),
-                            Err(e) => {
-                                chain = before;
-                                error!(message = "Failed to write records; they are lost.", count = batch.len(), error = %crate::error_chain(&e));
-                            }
+                let mut failures = 0u32;
+                let take = |msg: Msg, held: &mut Vec<Captured>, waiting: &mut Vec<oneshot::Sender<()>>| match msg {
+                    Msg::Record(captured) => held.push(*captured),
+                    Msg::Flush(done) => waiting.push(done),
+                };
+                loop {
+                    // Block for work when nothing is held; while commits fail, keep taking
+                    // records up to HELD_MAX (past it the queue fills and drops, counted).
+                    if held.is_empty() {
+                        match rx.blocking_recv() {
+                            Some(msg) => take(msg, &mut held, &mut waiting),
+                            None => break,
                         }
                     }
-                    batch.clear();
-                    for done in waiting.drain(..) {
-                        let _ = done.send(());
+                    while held.len() < HELD_MAX
+                        && let Ok(msg) = rx.try_recv()
+                    {
+                        take(msg, &mut held, &mut waiting);
                     }
+                    failures = commit_held(&mut conn, &mut held, &key, &mut chain, &checkpoint, failures);
+                    // Flushes are answered once everything is committed; while the disk
+                    // refuses, after a few tries, so a stopping agent is not held forever.
+                    if held.is_empty() || failures >= FLUSH_GIVE_UP {
+                        for done in waiting.drain(..) {
+                            let _ = done.send(());
+                        }
+                    }
+                    if !held.is_empty() {
+                        thread::sleep(RETRY);
+                    }
+                }
+                if !held.is_empty() {
+                    error!(
+                        message = "Stopping with records that could not be written; they are lost.",
+                        count = held.len()
+                    );
                 }
             })
             .expect("spawn store thread");
@@ -203,6 +222,43 @@ impl Writer {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+}
+
+/// Commits the held records in transactions of up to BATCH, in order, removing each
+/// committed group; stops at the first failure (the records stay held, the chain is
+/// put back) and returns the number of failures in a row.
+fn commit_held(
+    conn: &mut Connection,
+    held: &mut Vec<Captured>,
+    key: &DeviceKey,
+    chain: &mut Chain,
+    checkpoint: &Path,
+    mut failures: u32,
+) -> u32 {
+    while !held.is_empty() {
+        let n = held.len().min(BATCH);
+        let before = *chain;
+        match insert(conn, &held[..n], key, chain) {
+            Ok(()) => {
+                write_checkpoint(checkpoint, key, chain);
+                held.drain(..n);
+                if failures > 0 {
+                    warn!(message = "Records are written again.", after_failures = failures);
+                }
+                failures = 0;
+            }
+            Err(e) => {
+                *chain = before;
+                failures += 1;
+                // Once, then every minute: the disk may stay full for a while.
+                if failures == 1 || failures.is_multiple_of(60) {
+                    error!(message = "Failed to write records; holding them and retrying.", held = held.len(), failures, error = %crate::error_chain(&e));
+                }
+                break;
+            }
+        }
+    }
+    failures
 }
 
 fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mut Chain) -> Result<(), StoreError> {

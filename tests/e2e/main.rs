@@ -13,6 +13,7 @@ mod codex;
 mod dedup;
 mod export;
 mod failure;
+mod full_disk;
 mod harness;
 mod identity;
 mod interception;

@@ -30,12 +30,14 @@ pub struct AgentHandle {
     cgroup: PathBuf,
     // Last: removed after the agent is dead.
     dir: TempDir,
+    /// The `[storage] dir` (inside `dir`, unless the test chose one).
+    state: PathBuf,
 }
 
 impl AgentHandle {
-    pub(super) fn new(child: Child, launch: Launch, dir: TempDir, port: u16, cgroup: PathBuf) -> Self {
+    pub(super) fn new(child: Child, launch: Launch, dir: TempDir, state: PathBuf, port: u16, cgroup: PathBuf) -> Self {
         let pid = child.id();
-        AgentHandle { child: Some(child), pid, launch, port, cgroup, dir }
+        AgentHandle { child: Some(child), pid, launch, port, cgroup, dir, state }
     }
 
     /// Starts the agent again on the same config and state after [`AgentHandle::kill`]
@@ -71,7 +73,7 @@ impl AgentHandle {
 
     /// The `[storage] dir`: database, device secret, CA, status.
     pub fn state_dir(&self) -> PathBuf {
-        self.dir.join("state")
+        self.state.clone()
     }
 
     /// The file the agent's stdout and stderr go to.

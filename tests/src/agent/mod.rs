@@ -49,6 +49,7 @@ pub struct Agent {
     extra_ca: Option<PathBuf>,
     in_cgroup: bool,
     extra_config: String,
+    state_dir: Option<PathBuf>,
 }
 
 impl Default for Agent {
@@ -69,6 +70,7 @@ impl Agent {
             extra_ca: Some(certs::test_ca()),
             in_cgroup: false,
             extra_config: String::new(),
+            state_dir: None,
         }
     }
 
@@ -137,6 +139,14 @@ impl Agent {
         self
     }
 
+    /// Keep state in this directory (e.g. a small tmpfs the test fills) instead of the
+    /// agent's scratch directory; the test owns it and its cleanup.
+    #[must_use]
+    pub fn state_dir(mut self, dir: &Path) -> Self {
+        self.state_dir = Some(dir.to_owned());
+        self
+    }
+
     /// Writes the config, starts the agent and waits until it reports running.
     pub fn start(mut self) -> AgentHandle {
         require_root("running the glassbox agent");
@@ -147,7 +157,7 @@ impl Agent {
         let bin = glassbox_bin();
         let port = self.port.unwrap_or_else(unique::port);
         let dir = TempDir::new("agent");
-        let state = dir.join("state");
+        let state = self.state_dir.clone().unwrap_or_else(|| dir.join("state"));
         let config = dir.join("glassbox.toml");
         let hosts_file = dir.join("hosts");
         let log = dir.join("agent.log");
@@ -157,7 +167,7 @@ impl Agent {
 
         let launch = Launch { bin, config, log, hosts: hosts_file, in_cgroup: self.in_cgroup };
         let child = launch.spawn(self.in_cgroup.then_some(cgroup.as_path()));
-        let mut agent = AgentHandle::new(child, launch, dir, port, cgroup);
+        let mut agent = AgentHandle::new(child, launch, dir, state, port, cgroup);
         agent.wait_running(START_TIMEOUT);
         agent
     }
