@@ -185,7 +185,14 @@ fn zero_retention_keeps_nothing_local_and_the_trail_verifies_from_s3() {
         fake(),
         &export_config(&s3, "").replace("[export.s3]", "[retention]\ndays = 0\n\n[export.s3]"),
     );
-    chat(&w, 5);
+    // While S3 is unreachable nothing may be purged: the records are not exported yet.
+    s3.go_down();
+    chat(&w, 2);
+    std::thread::sleep(Duration::from_secs(3));
+    let held = w.agent.db_python("print(db.execute('SELECT count(*) FROM requests').fetchone()[0])", &[]);
+    assert_eq!(held.trim(), "2", "unexported records stay with zero retention");
+    s3.come_up();
+    chat(&w, 3);
     poll(Duration::from_secs(30), || (exported_records(&s3).len() == 5).then_some(()))
         .unwrap_or_else(|| panic!("5 records should be exported: {}", export_status(&w)));
     let left = poll(Duration::from_secs(10), || {

@@ -181,8 +181,13 @@ impl Worker {
         Ok(waiting.first().is_some_and(|e| e.time <= cutoff))
     }
 
-    /// Uploads everything (until `deadline`); returns the backlog left.
+    /// Uploads everything (until `deadline`); returns the backlog left (0 when export is
+    /// off: nothing is waiting for it).
     async fn drain(&mut self, deadline: Option<Instant>) -> u64 {
+        if self.bucket.is_none() {
+            self.maybe_purge(true);
+            return 0;
+        }
         while self.bucket.is_some() && deadline.is_none_or(|d| Instant::now() < d) {
             let waiting = outbox::backlog(&self.conn).and_then(|r| Ok(r + outbox::events_backlog(&self.conn)?));
             match waiting {
@@ -325,10 +330,23 @@ impl Worker {
             return;
         }
         self.last_purge = Some(Instant::now());
-        let exported = if self.setup.export.enabled() { Some(outbox::acked(&self.conn).unwrap_or(0)) } else { None };
+        let exported = if self.setup.export.enabled() {
+            Some(retention::Exported {
+                records: outbox::acked(&self.conn).unwrap_or(0),
+                events: outbox::acked_events(&self.conn).unwrap_or(0),
+            })
+        } else {
+            None
+        };
         match retention::purge(&mut self.conn, &self.setup.retention, exported, SystemTime::now()) {
             Ok(p) if p != retention::Purged::default() => {
-                info!(message = "Retention purged.", records = p.records, bodies = p.bodies, chunks = p.chunks);
+                info!(
+                    message = "Retention purged.",
+                    records = p.records,
+                    bodies = p.bodies,
+                    chunks = p.chunks,
+                    events = p.events
+                );
             }
             Ok(_) => {}
             Err(error) => warn!(message = "Retention purge failed.", error = %crate::error_chain(&error)),

@@ -31,6 +31,16 @@ pub struct Purged {
     pub records: u64,
     pub bodies: u64,
     pub chunks: u64,
+    pub events: u64,
+}
+
+/// How far S3 has acknowledged the trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Exported {
+    /// The highest record seq.
+    pub records: u64,
+    /// The highest agent event id.
+    pub events: u64,
 }
 
 /// Creates the retention tables if missing.
@@ -39,15 +49,16 @@ pub fn prepare(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Purges what `retention` allows at `now`; `exported_through` is the highest seq S3 has
-/// acknowledged (`None` when export is off: anything old enough may go).
+/// Purges what `retention` allows at `now`; `exported` is how far S3 has acknowledged
+/// (`None` when export is off: anything old enough may go). Agent events follow `days`.
 pub fn purge(
     conn: &mut Connection,
     retention: &Retention,
-    exported_through: Option<u64>,
+    exported: Option<Exported>,
     now: SystemTime,
 ) -> Result<Purged, StoreError> {
-    let limit = exported_through.unwrap_or(i64::MAX.cast_unsigned());
+    let limit = exported.map_or(i64::MAX.cast_unsigned(), |e| e.records);
+    let events_limit = exported.map_or(i64::MAX.cast_unsigned(), |e| e.events);
     let cutoff = |days: u64| rfc3339(now - Duration::from_secs(days * 86_400));
     let mut purged = Purged::default();
     let tx = conn.transaction()?;
@@ -105,6 +116,11 @@ pub fn purge(
             )?;
             purged.records = tx.execute("DELETE FROM requests WHERE seq <= ?1", [seq])? as u64;
             tx.execute("DELETE FROM retention_bodies_purged WHERE seq <= ?1", [seq])?;
+        }
+        let events = tx.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'events'", [], |r| r.get(0))?;
+        if events {
+            purged.events =
+                tx.execute("DELETE FROM events WHERE time <= ?1 AND id <= ?2", params![cutoff, events_limit])? as u64;
         }
     }
     purged.chunks = delete_orphans(&tx, &orphans)?;
