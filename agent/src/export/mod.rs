@@ -266,12 +266,7 @@ impl Worker {
             let signer = batch::Signer { key: &self.setup.key, device_id: &self.setup.device_id };
             let built =
                 batch::build_events(&events, &planned.object_key, &self.setup.hostname, &signer, now).map_err(db)?;
-            let manifest = serde_json::to_vec_pretty(&built.manifest).map_err(|e| e.to_string())?;
-            bucket.put(&planned.object_key, built.object, "application/x-ndjson").await.map_err(|e| e.to_string())?;
-            bucket
-                .put(&outbox::manifest_key(&planned.object_key), manifest, "application/json")
-                .await
-                .map_err(|e| e.to_string())?;
+            upload(bucket, &planned.object_key, built).await?;
         }
         outbox::ack_events(&mut self.conn, &planned, now).map_err(db)?;
         Ok(Some(planned))
@@ -311,12 +306,7 @@ impl Worker {
         }
         let signer = batch::Signer { key: &self.setup.key, device_id: &self.setup.device_id };
         let built = batch::build(&self.conn, &rows, &planned.object_key, export.bodies, &signer, now).map_err(db)?;
-        let manifest = serde_json::to_vec_pretty(&built.manifest).map_err(|e| e.to_string())?;
-        bucket.put(&planned.object_key, built.object, "application/x-ndjson").await.map_err(|e| e.to_string())?;
-        bucket
-            .put(&outbox::manifest_key(&planned.object_key), manifest, "application/json")
-            .await
-            .map_err(|e| e.to_string())?;
+        upload(bucket, &planned.object_key, built).await?;
         outbox::ack(&mut self.conn, &planned, now).map_err(db)?;
         Ok(Some(planned))
     }
@@ -352,6 +342,13 @@ impl Worker {
             Err(error) => warn!(message = "Retention purge failed.", error = %crate::error_chain(&error)),
         }
     }
+}
+
+/// Puts a batch's object, then its manifest: a manifest never names an object S3 lacks.
+async fn upload(bucket: &s3::Bucket, key: &str, built: batch::Built) -> Result<(), String> {
+    let manifest = serde_json::to_vec_pretty(&built.manifest).map_err(|e| e.to_string())?;
+    bucket.put(key, built.object, "application/x-ndjson").await.map_err(|e| e.to_string())?;
+    bucket.put(&outbox::manifest_key(key), manifest, "application/json").await.map_err(|e| e.to_string())
 }
 
 /// Exponential backoff from 1 s, capped, with ±50 % jitter so many devices do not retry
