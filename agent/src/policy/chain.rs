@@ -48,6 +48,10 @@ pub(crate) async fn run(
 ) -> Outcome {
     let mut stored = None;
     for hook in hooks {
+        // Nothing to scrub or strip in an empty body (a HEAD, a models list): no decision.
+        if raw.is_empty() && matches!(hook.action, Action::Pii(_) | Action::StripTools) {
+            continue;
+        }
         let started = Instant::now();
         let config = &hook.config;
         let mut decision = HookDecision {

@@ -195,3 +195,16 @@ fn estimate_uses_body_size_and_the_requests_output_limit() {
         Some("gemini-2.5-flash")
     );
 }
+
+#[test]
+fn an_empty_body_gets_no_scrub_or_strip_decision() {
+    let mut strip = hook("strip", HookKind::StripTools);
+    strip.tools = vec!["*".into()];
+    let p = policy(&[hook("scrub", HookKind::Pii), strip]);
+    let (headers, subject) = (HeaderMap::new(), alice());
+    let plan = p.plan(&subject, &headers, "openai").expect("the hooks match everyone");
+    let req = RequestInfo { provider: "openai", method: "GET", path: "/v1/models", headers: &headers };
+    let applied = block_on(p.apply(plan, &subject, &req, Bytes::new()));
+    assert!(applied.record.is_empty(), "{:?}", applied.record);
+    assert!(matches!(applied.verdict, Verdict::Forward { modified: false, .. }));
+}
