@@ -159,7 +159,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status { json } => {
-            print_status(&status::read(&config.status_path()), json);
+            let export = export_state(&config);
+            print_status(&status::read(&config.status_path()), export.as_ref(), json);
             Ok(())
         }
         Command::Quota { json, command: None } => quota::levels(&config, json),
@@ -388,9 +389,23 @@ fn clip(text: &str, width: usize) -> String {
     out
 }
 
-fn print_status(status: &status::Status, json: bool) {
+/// The exporter's state from the database, when export is on and the database exists.
+fn export_state(config: &Config) -> Option<crate::export::outbox::Status> {
+    let db = config.db_path();
+    if !config.export.enabled() || !db.exists() {
+        return None;
+    }
+    let conn = crate::export::outbox::open_reader(&db).ok()??;
+    crate::export::outbox::status(&conn).ok()
+}
+
+fn print_status(status: &status::Status, export: Option<&crate::export::outbox::Status>, json: bool) {
     if json {
-        println!("{}", serde_json::to_string(status).unwrap_or_default());
+        let mut value = serde_json::to_value(status).unwrap_or_default();
+        if let Some(export) = export {
+            value["export"] = serde_json::to_value(export).unwrap_or_default();
+        }
+        println!("{value}");
         return;
     }
     if !status.running {
@@ -408,4 +423,8 @@ fn print_status(status: &status::Status, json: bool) {
     println!("  records lost  {}", status.records_dropped);
     println!("  truncated     {} captures", status.captures_truncated);
     println!("  unpriced      {} records (model not in the pricing table)", status.unpriced_records);
+    if let Some(e) = export {
+        let error = e.last_error.as_deref().map(|e| format!(", last error: {e}")).unwrap_or_default();
+        println!("  export        {} records, {} events waiting{error}", e.backlog, e.events_backlog);
+    }
 }

@@ -145,6 +145,8 @@ fn an_s3_outage_loses_and_duplicates_nothing() {
     })
     .unwrap_or_else(|| panic!("export status should show 5 waiting and the error: {}", export_status(&w)));
     assert!(status["last_error"].as_str().unwrap_or_default().contains("put"), "{status}");
+    let agent_status = w.agent.status_json();
+    assert_eq!(agent_status["export"]["backlog"], 5, "`status` shows the backlog too: {agent_status}");
     s3.come_up();
     wait_exported(&w, 7, Duration::from_secs(60));
     assert_eq!(exported_records(&s3).keys().copied().collect::<Vec<_>>(), (1..=7).collect::<Vec<_>>());
