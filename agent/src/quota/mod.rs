@@ -28,6 +28,12 @@
 //! Levels live in memory behind one mutex and are written to the agent's SQLite database
 //! (`quota_levels`) by [`Quotas::sync`], which also applies refills the CLI queued in
 //! `quota_refills` ([`request_refill`]). Reservations are in memory only.
+//!
+//! An instance that carries no information is forgotten: at each sync, one whose level,
+//! refilled to now, is back at capacity and that has no outstanding reservation is
+//! removed from memory and its row deleted (a new instance starts full, so it is the
+//! same as one never seen). Per-session buckets therefore do not grow without bound; a
+//! later request on the same key simply recreates it, full.
 mod bucket;
 mod persist;
 #[cfg(test)]
@@ -588,7 +594,8 @@ pub struct Charge {
 pub struct Level {
     /// The bucket.
     pub bucket: String,
-    /// The instance; for a bucket no request has reached yet, `*` or its scope template.
+    /// The instance; for a bucket with no instance (none reached yet, or all back at full
+    /// capacity and forgotten), `*` or its scope template.
     pub instance: String,
     /// What the bucket counts.
     pub unit: Unit,
@@ -622,7 +629,7 @@ impl Level {
         }
     }
 
-    /// The row shown for a bucket with no instance yet.
+    /// The row shown for a bucket with no instance (yet, or any more).
     fn unseen(cfg: &BucketConfig) -> Self {
         let instance = if cfg.scope.is_empty() { "*" } else { cfg.scope.as_str() };
         Level::of(cfg, instance, &Instance::full(cfg.capacity, 0.0))
@@ -686,7 +693,8 @@ impl Drop for Reservation {
 struct State {
     /// Per configured bucket (same index), its instances by key.
     instances: Vec<BTreeMap<String, Instance>>,
-    /// Instances changed since the last write.
+    /// Instances changed since the last write; a key with no instance in `instances` was
+    /// forgotten, and its row is to be deleted.
     dirty: HashSet<(usize, String)>,
     /// Refill requests applied in memory whose rows are not yet deleted.
     applied: BTreeSet<i64>,
@@ -694,10 +702,12 @@ struct State {
 
 /// What one `sync` writes.
 struct Snapshot {
-    /// The instances written.
+    /// The instances written or deleted.
     keys: Vec<(usize, String)>,
-    /// Their rows.
+    /// The rows of those still in memory.
     rows: Vec<LevelRow>,
+    /// (bucket name, instance) of those forgotten, whose rows are deleted.
+    gone: Vec<(String, String)>,
     /// Refill requests to delete.
     applied: Vec<i64>,
 }
@@ -814,22 +824,42 @@ impl State {
         }
     }
 
-    /// Takes the changed instances (clearing the dirty set) and the applied refills.
+    /// Forgets every instance that, refilled to `now`, is at capacity with no outstanding
+    /// reservation (the same as one never seen: a new instance starts full), marking it
+    /// dirty so that its row is deleted. One with reservations is never forgotten, so a
+    /// [`Hold`] always finds its instance; a later request on the key recreates it full.
+    fn prune(&mut self, buckets: &[BucketConfig], now: f64) {
+        let dirty = &mut self.dirty;
+        for (index, (cfg, instances)) in buckets.iter().zip(&mut self.instances).enumerate() {
+            instances.retain(|key, instance| {
+                let idle = instance.holds == 0 && instance.at(cfg.capacity, cfg.rate(), now).level >= cfg.capacity;
+                if idle {
+                    dirty.insert((index, key.clone()));
+                }
+                !idle
+            });
+        }
+    }
+
+    /// Takes the changed instances (clearing the dirty set): rows for those in memory,
+    /// deletions for those forgotten; and the applied refills.
     fn snapshot(&mut self, buckets: &[BucketConfig]) -> Snapshot {
         let keys: Vec<(usize, String)> = self.dirty.drain().collect();
-        let rows = keys
-            .iter()
-            .filter_map(|(index, key)| {
-                let instance = self.instances[*index].get(key)?;
-                Some(LevelRow {
-                    bucket: buckets[*index].name.clone(),
+        let mut rows = Vec::new();
+        let mut gone = Vec::new();
+        for (index, key) in &keys {
+            let bucket = buckets[*index].name.clone();
+            match self.instances[*index].get(key) {
+                Some(instance) => rows.push(LevelRow {
+                    bucket,
                     instance: key.clone(),
                     level: instance.level,
                     updated: instance.updated,
-                })
-            })
-            .collect();
-        Snapshot { keys, rows, applied: self.applied.iter().copied().collect() }
+                }),
+                None => gone.push((bucket, key.clone())),
+            }
+        }
+        Snapshot { keys, rows, gone, applied: self.applied.iter().copied().collect() }
     }
 
     /// Every instance refilled to `now`, plus a full row for each bucket with none.
@@ -995,7 +1025,7 @@ impl Quotas {
 
     /// Sets every instance of bucket `name` (or only `instance` if given) to level +
     /// `amount` (`None`: full capacity), capped at capacity. Returns the number of
-    /// instances refilled: 0 for an instance never seen, which is full already.
+    /// instances refilled: 0 for an instance never seen (or forgotten), which is full already.
     pub fn refill(
         &self,
         name: &str,
@@ -1008,26 +1038,28 @@ impl Quotas {
         Ok(self.lock().refill(index, &self.buckets[index], instance, amount, unix(now)))
     }
 
-    /// Current levels of all instances seen, by bucket in config order then instance,
-    /// plus one row at full capacity for each bucket with no instance yet.
+    /// Current levels of all instances in memory, by bucket in config order then instance,
+    /// plus one row at full capacity for each bucket with none (yet, or any more).
     pub fn levels(&self, now: SystemTime) -> Vec<Level> {
         self.lock().levels(&self.buckets, unix(now))
     }
 
-    /// Applies refill requests queued by the CLI, then writes the changed instances and
-    /// deletes the applied requests in one short transaction. The state mutex is held
-    /// only to apply and copy, never across I/O. Called every second by the agent's quota
-    /// thread and at shutdown. May wait up to 5 s on a busy database; on failure what was
-    /// not written is kept for the next call.
+    /// Applies refill requests queued by the CLI and forgets the instances back at full
+    /// capacity with nothing reserved, then writes the changed instances, deletes the rows
+    /// of the forgotten ones and the applied requests, in one short transaction. The state
+    /// mutex is held only to apply, prune and copy, never across I/O. Called every second
+    /// by the agent's quota thread and at shutdown. May wait up to 5 s on a busy database;
+    /// on failure what was not written (or deleted) is kept for the next call.
     pub fn sync(&self, now: SystemTime) -> Result<(), QuotaError> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let pending = persist::pending_refills(&conn)?;
         let snapshot = {
             let mut state = self.lock();
             state.apply_refills(&self.buckets, &pending, unix(now));
+            state.prune(&self.buckets, unix(now));
             state.snapshot(&self.buckets)
         };
-        match persist::save(&mut conn, &snapshot.rows, &snapshot.applied) {
+        match persist::save(&mut conn, &snapshot.rows, &snapshot.gone, &snapshot.applied) {
             Ok(()) => {
                 let mut state = self.lock();
                 for id in &snapshot.applied {

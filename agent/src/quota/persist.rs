@@ -1,7 +1,7 @@
 //! Quota state in SQLite: the `quota_levels` and `quota_refills` tables.
 //!
 //! Takes a database path (the agent's own database, which another thread writes too) and
-//! rows of levels to save or refill requests to queue; hands on the stored levels and
+//! rows of levels to save or delete, or refill requests to queue; hands on the stored levels and
 //! the pending refill requests. Every write is one short `BEGIN IMMEDIATE` transaction,
 //! with a 5 s busy timeout, so it fits beside the record writer under WAL.
 use std::{path::Path, time::Duration};
@@ -109,9 +109,15 @@ pub(super) fn pending_refills(conn: &Connection) -> Result<Vec<RefillRow>, Quota
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Saves `levels` and deletes the refill requests `applied`, in one transaction.
-pub(super) fn save(conn: &mut Connection, levels: &[LevelRow], applied: &[i64]) -> Result<(), QuotaError> {
-    if levels.is_empty() && applied.is_empty() {
+/// Saves `levels`, deletes the levels of the (bucket, instance) pairs `gone` and the
+/// refill requests `applied`, in one transaction.
+pub(super) fn save(
+    conn: &mut Connection,
+    levels: &[LevelRow],
+    gone: &[(String, String)],
+    applied: &[i64],
+) -> Result<(), QuotaError> {
+    if levels.is_empty() && gone.is_empty() && applied.is_empty() {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -122,6 +128,10 @@ pub(super) fn save(conn: &mut Connection, levels: &[LevelRow], applied: &[i64]) 
         )?;
         for row in levels {
             upsert.execute(params![row.bucket, row.instance, row.level, row.updated])?;
+        }
+        let mut forget = tx.prepare_cached("DELETE FROM quota_levels WHERE bucket = ?1 AND instance = ?2")?;
+        for (bucket, instance) in gone {
+            forget.execute(params![bucket, instance])?;
         }
         let mut delete = tx.prepare_cached("DELETE FROM quota_refills WHERE id = ?1")?;
         for id in applied {

@@ -84,6 +84,23 @@ fn spend(q: &Quotas, applicable: &[usize], scope: &ScopeValues, n: u64, now: Sys
     q.settle(r, spent_tokens(n), now);
 }
 
+fn level_rows(db: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT count(*) FROM quota_levels", [], |row| row.get(0)).unwrap()
+}
+
+fn session(id: &str) -> ScopeValues {
+    ScopeValues { session: Some(id.to_owned()), ..user("alice") }
+}
+
+/// The single row of `levels`, which must be a bucket's placeholder: (bucket, instance, level).
+fn only_placeholder(levels: &[Level]) -> (&str, &str, f64) {
+    assert_eq!(levels.len(), 1, "{levels:?}");
+    let l = &levels[0];
+    assert_eq!(l.reserved, 0.0);
+    (l.bucket.as_str(), l.instance.as_str(), l.level)
+}
+
 fn refill_rows(db: &Path) -> i64 {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("SELECT count(*) FROM quota_refills", [], |row| row.get(0)).unwrap()
@@ -546,10 +563,11 @@ fn refill_requests_are_applied_by_sync() {
     for id in [one, all, unknown] {
         assert!(refill_applied(&db, id).unwrap());
     }
-    assert_eq!(level(&q, "b", "alice", at(0)).level, 100.0);
-    assert_eq!(level(&q, "b", "bob", at(0)).level, 100.0);
+    // Both back at capacity with nothing reserved: forgotten, as if never seen.
+    assert_eq!(only_placeholder(&q.levels(at(0))), ("b", "<user>", 100.0));
+    assert_eq!(q.refill("b", Some("alice"), None, at(0)).unwrap(), 0);
     let stored = stored_levels(&db, q.buckets(), at(0)).unwrap();
-    assert!(stored.iter().all(|l| l.level == 100.0), "{stored:?}");
+    assert_eq!(only_placeholder(&stored), ("b", "<user>", 100.0));
 
     assert!(matches!(request_refill(&db, "b", None, Some(f64::NAN)), Err(QuotaError::InvalidAmount(_))));
 }
@@ -573,10 +591,12 @@ fn refill_requested_while_no_agent_runs_is_applied_at_open() {
 
 #[test]
 fn levels_survive_a_restart() {
-    let per_second = BucketConfig { refill: 86_400.0, ..bucket("t", "<user>", Unit::Tokens, 1_000_000.0) };
+    // 1 token a second, and a deficit the real clock's years past T0 (which `open` syncs,
+    // and so prunes, at) do not refill.
+    let per_second = BucketConfig { refill: 86_400.0, ..bucket("t", "<user>", Unit::Tokens, 1e12) };
     let buckets = vec![per_second, fixed("team", "", Unit::Usd, 50.0)];
     let (q, db) = open("restart", buckets.clone());
-    spend(&q, &[0], &user("alice"), 10_000, at(0));
+    spend(&q, &[0], &user("alice"), 10_000_000_000, at(0));
     let r = q.reserve(&[1], &user("alice"), usd(20.0), at(0)).unwrap();
     q.settle(r, spent_usd(12.5), at(0));
     let _in_flight = q.reserve(&[0], &user("alice"), tokens(500), at(0)).unwrap();
@@ -585,8 +605,8 @@ fn levels_survive_a_restart() {
 
     let q = Quotas::open(buckets.clone(), &db).unwrap();
     let alice = level(&q, "t", "alice", at(0));
-    assert_eq!((alice.level, alice.reserved), (990_000.0, 0.0), "reservations die with the process");
-    assert_close(level(&q, "t", "alice", at(100)).level, 990_100.0);
+    assert_eq!((alice.level, alice.reserved), (990_000_000_000.0, 0.0), "reservations die with the process");
+    assert_close(level(&q, "t", "alice", at(100)).level, 990_000_000_100.0);
     assert_close(level(&q, "team", "*", at(100)).level, 37.5);
     drop(q);
 
@@ -649,4 +669,90 @@ fn the_engine_is_shareable_across_threads() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Quotas>();
     send_sync::<Reservation>();
+}
+
+// ---- pruning ----
+
+#[test]
+fn instances_back_at_capacity_are_forgotten() {
+    let buckets = vec![bucket("s", "<session>", Unit::Tokens, 100.0)];
+    let (q, db) = open("prune", buckets.clone());
+    spend(&q, &[0], &session("a"), 40, at(0));
+    q.sync(at(0)).unwrap();
+    assert_eq!(level_rows(&db), 1);
+
+    // A day later "a" has refilled past capacity; "b", charged since, has not.
+    spend(&q, &[0], &session("b"), 40, at(86_400));
+    q.sync(at(86_400)).unwrap();
+    let live = q.levels(at(86_400));
+    assert_eq!(live.iter().map(|l| (l.instance.as_str(), l.level)).collect::<Vec<_>>(), [("b", 60.0)]);
+    let stored = stored_levels(&db, &buckets, at(86_400)).unwrap();
+    assert_eq!(stored.iter().map(|l| (l.instance.as_str(), l.level)).collect::<Vec<_>>(), [("b", 60.0)]);
+    assert_eq!(level_rows(&db), 1);
+
+    q.sync(at(2 * 86_400)).unwrap();
+    assert_eq!(only_placeholder(&q.levels(at(2 * 86_400))), ("s", "<session>", 100.0));
+    assert_eq!(level_rows(&db), 0);
+    drop(q);
+
+    let q = Quotas::open(buckets.clone(), &db).unwrap();
+    assert_eq!(only_placeholder(&q.levels(at(2 * 86_400))), ("s", "<session>", 100.0));
+    let stored = stored_levels(&db, &buckets, at(2 * 86_400)).unwrap();
+    assert_eq!(only_placeholder(&stored), ("s", "<session>", 100.0));
+}
+
+#[test]
+fn instances_below_capacity_or_reserved_are_kept() {
+    let buckets = vec![fixed("f", "<session>", Unit::Tokens, 100.0), bucket("r", "<session>", Unit::Tokens, 100.0)];
+    let (q, db) = open("prune-kept", buckets.clone());
+    spend(&q, &[0], &session("a"), 10, at(0));
+    let held = q.reserve(&[1], &session("b"), tokens(10), at(0)).unwrap();
+
+    // Long after: "a" never refills; "b" is full but has a reservation outstanding.
+    let later = at(30 * 86_400);
+    q.sync(later).unwrap();
+    let b = level(&q, "r", "b", later);
+    assert_eq!((b.level, b.reserved), (100.0, 10.0));
+    assert_eq!(level(&q, "f", "a", later).level, 90.0);
+    assert_eq!(level_rows(&db), 2);
+
+    // Settled at its estimate after the sync: charged to the instance kept.
+    assert_eq!(q.settle(held, spent_tokens(10), later)[0].level_after, 90.0);
+    q.sync(later).unwrap();
+    assert_eq!(level(&q, "r", "b", later).level, 90.0);
+
+    // Released instead, a reservation leaves the instance full, to be forgotten.
+    let held = q.reserve(&[1], &session("c"), tokens(10), later).unwrap();
+    q.sync(later).unwrap();
+    assert_eq!(level(&q, "r", "c", later).reserved, 10.0);
+    q.release(held);
+    q.sync(later).unwrap();
+    assert!(q.levels(later).iter().all(|l| l.instance != "c"));
+    drop(q);
+
+    let q = Quotas::open(buckets.clone(), &db).unwrap();
+    assert_eq!(level(&q, "f", "a", later).level, 90.0, "a refill-0 bucket below capacity persists");
+    assert_eq!(stored_levels(&db, &buckets, later).unwrap().len(), 2);
+}
+
+#[test]
+fn a_forgotten_instance_starts_full_again() {
+    let per_minute = BucketConfig { per: Period::Minute, ..bucket("s", "<session>", Unit::Tokens, 100.0) };
+    let (q, db) = open("prune-reuse", vec![per_minute]);
+    spend(&q, &[0], &session("a"), 100, at(0));
+    assert!(q.reserve(&[0], &session("a"), tokens(1), at(0)).is_err());
+    q.sync(at(0)).unwrap();
+    assert_eq!(level_rows(&db), 1);
+
+    q.sync(at(60)).unwrap();
+    assert_eq!(level_rows(&db), 0);
+    assert_eq!(only_placeholder(&q.levels(at(60))).1, "<session>");
+
+    let r = q.reserve(&[0], &session("a"), tokens(100), at(61)).unwrap();
+    assert_eq!(level(&q, "s", "a", at(61)).reserved, 100.0, "recreated full");
+    let charges = q.settle(r, spent_tokens(30), at(61));
+    assert_eq!(charges[0].level_after, 70.0);
+    q.sync(at(61)).unwrap();
+    assert_eq!(level_rows(&db), 1);
+    assert_eq!(level(&q, "s", "a", at(61)).level, 70.0);
 }
