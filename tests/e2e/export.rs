@@ -53,7 +53,7 @@ fn export_status(w: &World) -> Value {
 /// Waits until `n` records are recorded and S3 has acknowledged all of them.
 fn wait_exported(w: &World, n: usize, timeout: Duration) {
     w.agent.wait_for_requests("records", n, |_| true);
-    poll(timeout, || (export_status(w)["backlog"] == 0).then_some(())).unwrap_or_else(|| {
+    poll(timeout * 2, || (export_status(w)["backlog"] == 0).then_some(())).unwrap_or_else(|| {
         panic!("backlog not empty after {timeout:?}: {}\nlog:\n{}", export_status(w), w.agent.log())
     });
 }
@@ -85,6 +85,21 @@ fn exported_events(s3: &S3Server) -> Vec<Value> {
         })
         .flat_map(|(_, bytes)| gunzip_lines(&bytes))
         .collect()
+}
+
+/// Polls `probe` every half second (listing the bucket is work for moto) until it
+/// returns `Some`, or `None` after `timeout`.
+fn poll_bucket<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 fn verify_s3(w: &World) -> (bool, String) {
@@ -119,7 +134,7 @@ fn every_record_arrives_once_in_the_documented_schema() {
     assert!(out.contains("7 records"), "{out}");
 
     // Agent events go into the same trail: the start now, the stop on SIGTERM.
-    poll(Duration::from_secs(20), || exported_events(&s3).iter().any(|e| e["event"] == "start").then_some(()))
+    poll_bucket(Duration::from_secs(60), || exported_events(&s3).iter().any(|e| e["event"] == "start").then_some(()))
         .unwrap_or_else(|| panic!("no start event exported: {:?}", s3.keys(PREFIX)));
     let mut w = w;
     w.agent.terminate();
@@ -139,7 +154,7 @@ fn an_s3_outage_loses_and_duplicates_nothing() {
     wait_exported(&w, 2, Duration::from_secs(30));
     s3.go_down();
     chat(&w, 5);
-    let status = poll(Duration::from_secs(20), || {
+    let status = poll(Duration::from_secs(40), || {
         let s = export_status(&w);
         (s["backlog"] == 5 && s["last_error"].is_string()).then_some(s)
     })
@@ -162,7 +177,7 @@ fn a_sigkill_while_a_batch_waits_loses_nothing() {
     s3.go_down();
     chat(&w, 4);
     // The first batch is planned and failing: the agent dies in the middle of it.
-    poll(Duration::from_secs(20), || export_status(&w)["pending_batch"].is_string().then_some(()))
+    poll(Duration::from_secs(40), || export_status(&w)["pending_batch"].is_string().then_some(()))
         .unwrap_or_else(|| panic!("no batch pending: {}", export_status(&w)));
     w.agent.kill();
     s3.come_up();
@@ -170,9 +185,10 @@ fn a_sigkill_while_a_batch_waits_loses_nothing() {
     chat(&w, 2);
     wait_exported(&w, 6, Duration::from_secs(60));
     // The time the agent was dead, when traffic went direct, is in the trail.
-    let gap =
-        poll(Duration::from_secs(20), || exported_events(&s3).into_iter().find(|e| e["event"] == "fail_open_gap"))
-            .unwrap_or_else(|| panic!("no fail_open_gap event: {:?}", s3.keys(PREFIX)));
+    let gap = poll_bucket(Duration::from_secs(60), || {
+        exported_events(&s3).into_iter().find(|e| e["event"] == "fail_open_gap")
+    })
+    .unwrap_or_else(|| panic!("no fail_open_gap event: {:?}", s3.keys(PREFIX)));
     assert_eq!(gap["detail"]["clean_stop"], false, "a SIGKILL is no clean stop: {gap}");
     assert_eq!(exported_records(&s3).keys().copied().collect::<Vec<_>>(), (1..=6).collect::<Vec<_>>());
     let (ok, out) = verify_s3(&w);
@@ -195,9 +211,9 @@ fn zero_retention_keeps_nothing_local_and_the_trail_verifies_from_s3() {
     assert_eq!(held.trim(), "2", "unexported records stay with zero retention");
     s3.come_up();
     chat(&w, 3);
-    poll(Duration::from_secs(30), || (exported_records(&s3).len() == 5).then_some(()))
-        .unwrap_or_else(|| panic!("5 records should be exported: {}", export_status(&w)));
-    let left = poll(Duration::from_secs(10), || {
+    poll_bucket(Duration::from_secs(90), || (exported_records(&s3).len() == 5).then_some(()))
+        .unwrap_or_else(|| panic!("5 records should be exported: {}\nlog:\n{}", export_status(&w), w.agent.log()));
+    let left = poll(Duration::from_secs(30), || {
         let counts = w.agent.db_python(
             "print(db.execute('SELECT count(*) FROM requests').fetchone()[0], db.execute('SELECT count(*) FROM chunks').fetchone()[0])",
             &[],
@@ -250,7 +266,7 @@ fn wrong_credentials_or_a_missing_bucket_show_and_records_wait() {
     let config = export_config(&s3, "").replace(s3.secret_access_key(), "not-the-secret-0000000000000000000000000");
     let w = calls::world("export_badcreds", fake(), &config);
     chat(&w, 2);
-    let status = poll(Duration::from_secs(20), || {
+    let status = poll(Duration::from_secs(40), || {
         let s = export_status(&w);
         s["last_error"].is_string().then_some(s)
     })
@@ -266,7 +282,7 @@ fn wrong_credentials_or_a_missing_bucket_show_and_records_wait() {
         .replace(&format!("bucket = \"{}\"", s3.bucket()), "bucket = \"no-such-bucket-glassbox\"");
     let w = calls::world("export_nobucket", fake(), &config);
     chat(&w, 1);
-    let status = poll(Duration::from_secs(20), || {
+    let status = poll(Duration::from_secs(40), || {
         let s = export_status(&w);
         s["last_error"].is_string().then_some(s)
     })
