@@ -154,7 +154,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(quotas) = &quotas {
         spawn_quota_sync(quotas.clone());
     }
-    let capture = Capturer::spawn(redactor, pricing, people, quotas.clone(), records.clone());
+    let chunks_removed = config.retention.purges();
+    let capture = Capturer::spawn(redactor, pricing, people, quotas.clone(), chunks_removed, records.clone());
     let budget = Budget::new(config.capture.max_inflight_mb << 20);
 
     let port = config.intercept.port;

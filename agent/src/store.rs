@@ -265,6 +265,7 @@ fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mu
     let tx = conn.transaction()?;
     {
         let mut chunk = tx.prepare_cached("INSERT OR IGNORE INTO chunks (id, len, data) VALUES (?1, ?2, ?3)")?;
+        let mut exists = tx.prepare_cached("SELECT 1 FROM chunks WHERE id = ?1")?;
         let mut stmt = tx.prepare_cached(
             "INSERT INTO requests (seq, prev_hash, hash, signature, time, provider, model, user, login, session,
              client, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens,
@@ -273,8 +274,19 @@ fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mu
         )?;
         for Captured { record: r, request_chunks, response_chunks, upstream_chunks } in batch {
             for c in request_chunks.iter().chain(response_chunks).chain(upstream_chunks) {
-                if let Some(data) = &c.deflated {
-                    chunk.execute(params![&c.id[..], c.len as u64, data])?;
+                match &c.deflated {
+                    Some(data) => {
+                        chunk.execute(params![&c.id[..], c.len as u64, data])?;
+                    }
+                    // Believed stored; retention may have removed it since.
+                    None => {
+                        if let Some(raw) = &c.raw
+                            && !exists.exists([&c.id[..]])?
+                        {
+                            let data = crate::capture::worker::deflate(raw);
+                            chunk.execute(params![&c.id[..], c.len as u64, data])?;
+                        }
+                    }
                 }
             }
             let ids = BodyIds {

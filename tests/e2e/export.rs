@@ -225,6 +225,16 @@ fn zero_retention_keeps_nothing_local_and_the_trail_verifies_from_s3() {
     assert!(ok, "the trail verifies from S3 alone: {out}");
     let local = w.agent.cli_output(&["verify"]);
     assert!(local.status.success(), "local verify after purge: {}", String::from_utf8_lossy(&local.stdout));
+
+    // The same response again: its chunks were purged with the records that had them,
+    // though the capture thread remembers them as stored. They are stored again.
+    chat(&w, 2);
+    poll_bucket(Duration::from_secs(90), || (exported_records(&s3).len() == 7).then_some(()))
+        .unwrap_or_else(|| panic!("7 records should be exported: {}\nlog:\n{}", export_status(&w), w.agent.log()));
+    let records = exported_records(&s3);
+    assert!(records[&7]["bodies"]["response"].as_str().is_some_and(|b| b.contains("chatcmpl-")), "{}", records[&7]);
+    let (ok, out) = verify_s3(&w);
+    assert!(ok, "{out}");
 }
 
 #[test]

@@ -93,11 +93,15 @@ impl Exchange {
     }
 }
 
-/// A chunk for the store: its id, and its compressed bytes unless it is known stored.
+/// A chunk for the store: its id, and its compressed bytes unless it is believed stored.
+/// When retention removes chunks, the raw bytes of a chunk believed stored stay at hand
+/// (a refcounted slice of the body): retention may have removed it since this worker
+/// saw it, and the store then compresses it after all.
 pub struct ChunkRef {
     pub id: ChunkId,
     pub deflated: Option<Vec<u8>>,
     pub len: usize,
+    pub raw: Option<Bytes>,
 }
 
 /// What the store receives: the complete record and its bodies as chunk lists.
@@ -129,6 +133,7 @@ impl Capturer {
         pricing: Pricing,
         people: People,
         quotas: Option<Arc<Quotas>>,
+        chunks_removed: bool,
         writer: store::Writer,
     ) -> Self {
         let queue = Arc::new(Mutex::new(Vec::with_capacity(1024)));
@@ -145,6 +150,7 @@ impl Capturer {
             hasher: ExeHasher::new(),
             persons: HashMap::new(),
             quotas,
+            chunks_removed,
         };
         thread::Builder::new()
             .name("glassbox-capture".into())
@@ -197,6 +203,8 @@ struct Worker {
     /// Persons by (uid, euid, sudo uid, loginuid): passwd lookups can be slow (LDAP).
     persons: HashMap<(u32, u32, Option<u32>, Option<u32>), Person>,
     quotas: Option<Arc<Quotas>>,
+    /// Retention removes chunks, so one remembered as stored may be gone.
+    chunks_removed: bool,
 }
 
 impl Worker {
@@ -411,7 +419,8 @@ impl Worker {
                     self.known.clear();
                 }
                 self.known.insert(id);
-                ChunkRef { id, deflated, len: piece.len() }
+                let raw = (deflated.is_none() && self.chunks_removed).then(|| body.slice_ref(piece));
+                ChunkRef { id, deflated, len: piece.len(), raw }
             })
             .collect()
     }
@@ -432,7 +441,8 @@ fn looks_like_json(body: &[u8]) -> bool {
     matches!(body.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['))
 }
 
-fn deflate(data: &[u8]) -> Vec<u8> {
+/// Compresses a chunk as the store keeps it.
+pub fn deflate(data: &[u8]) -> Vec<u8> {
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(data.len() / 3), Compression::fast());
     if let Err(e) = encoder.write_all(data) {
         error!(message = "Compression failed.", error = %e);
