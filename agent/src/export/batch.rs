@@ -41,12 +41,21 @@ pub fn build(
     for row in rows {
         let record: Record =
             serde_json::from_str(&row.canonical).map_err(|e| StoreError::Corrupt(row.id, e.to_string()))?;
-        let fetch = |ids: &[u8]| -> Result<Vec<u8>, StoreError> {
-            if bodies == BodyMode::None { Ok(Vec::new()) } else { store::body(conn, row.id, ids) }
+        // A body that cannot be read (a chunk gone) must not hold back the whole trail:
+        // the record goes without it, saying why; its signed part still verifies.
+        let mut body_error = None;
+        let mut fetch = |ids: &[u8]| -> Vec<u8> {
+            if bodies == BodyMode::None {
+                return Vec::new();
+            }
+            store::body(conn, row.id, ids).unwrap_or_else(|e| {
+                body_error = Some(crate::error_chain(&e));
+                Vec::new()
+            })
         };
-        let (request, response) = (fetch(&row.ids.request)?, fetch(&row.ids.response)?);
-        let upstream = if row.ids.upstream.is_empty() { None } else { Some(fetch(&row.ids.upstream)?) };
-        let line = schema::record_line(
+        let (request, response) = (fetch(&row.ids.request), fetch(&row.ids.response));
+        let upstream = if row.ids.upstream.is_empty() { None } else { Some(fetch(&row.ids.upstream)) };
+        let mut line = schema::record_line(
             &RecordLine {
                 record: &record,
                 seq: row.link.seq,
@@ -61,6 +70,10 @@ pub fn build(
             },
             bodies,
         );
+        if let Some(error) = body_error {
+            tracing::error!(message = "Exporting a record without its bodies.", seq = row.link.seq, %error);
+            line["bodies"] = serde_json::json!({ "error": error });
+        }
         let mut bytes = serde_json::to_vec(&line).map_err(|e| StoreError::Corrupt(row.id, e.to_string()))?;
         bytes.push(b'\n');
         gz.write_all(&bytes).map_err(|e| StoreError::Corrupt(row.id, e.to_string()))?;
