@@ -100,18 +100,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let key = DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?;
     info!(message = "Device key loaded.", public_key = %key.public_key_hex());
     let records = store::Writer::spawn(db, key, config.checkpoint_path())?;
-    let exporter = export::Exporter::spawn(export::Setup {
-        db: config.db_path(),
-        export: config.export.clone(),
-        retention: config.retention.clone(),
-        key: DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?,
-        device_id: identity::device(&config.identity).device_id,
-        hostname: identity::device(&config.identity).hostname,
-    })
-    .context("failed to start the exporter")?;
-    if config.export.enabled() {
-        info!(message = "Exporting to S3.", bucket = %config.export.s3.bucket, prefix = %config.export.s3.prefix);
-    }
     let redactor =
         Redactor::load_or_create(&config.secret_path(), &config.capture.redact_headers, &config.capture.redact_params)?;
     let mut pricing = Pricing::embedded();
@@ -126,6 +114,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     {
         info!(message = "Tailscale node found.", node = %node.name, id = %node.stable_id);
         device = device.with_tailscale(node);
+    }
+    let key = DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?;
+    let exporter =
+        export::Exporter::spawn(export::Setup::new(&config, key, &device)).context("failed to start the exporter")?;
+    if config.export.enabled() {
+        info!(message = "Exporting to S3.", bucket = %config.export.s3.bucket, prefix = %config.export.s3.prefix);
     }
     let people = People {
         config: config.identity.clone(),

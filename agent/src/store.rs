@@ -116,8 +116,7 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    let has_tables: bool =
-        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'requests'", [], |row| row.get(0))?;
+    let has_tables = has_table(&conn, "requests")?;
     if has_tables && version == 4 {
         // v5 added the body sent upstream; older records simply have none.
         conn.execute_batch("ALTER TABLE requests ADD COLUMN upstream_body BLOB NOT NULL DEFAULT x''")?;
@@ -438,19 +437,34 @@ pub fn links(path: &Path) -> Result<Vec<StoredLink>, StoreError> {
          FROM requests ORDER BY id",
     )?;
     let rows = stmt.query_map([], |row| {
-        let bytes32 = |i: usize| -> rusqlite::Result<[u8; 32]> {
-            let v: Vec<u8> = row.get(i)?;
-            Ok(v.try_into().unwrap_or([0; 32]))
-        };
         let record: String = row.get(5)?;
         Ok(StoredLink {
             id: row.get(0)?,
-            link: Link { seq: row.get(1)?, prev_hash: bytes32(2)?, hash: bytes32(3)?, signature: row.get(4)? },
+            link: link_at(row, 1)?,
             canonical: record.into_bytes(),
             ids: BodyIds { request: row.get(6)?, response: row.get(7)?, upstream: row.get(8)? },
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The link stored in the columns `seq, prev_hash, hash, signature` starting at `first`.
+fn link_at(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Link> {
+    let bytes32 = |i: usize| -> rusqlite::Result<[u8; 32]> {
+        let v: Vec<u8> = row.get(i)?;
+        Ok(v.try_into().unwrap_or([0; 32]))
+    };
+    Ok(Link {
+        seq: row.get(first)?,
+        prev_hash: bytes32(first + 1)?,
+        hash: bytes32(first + 2)?,
+        signature: row.get(first + 3)?,
+    })
+}
+
+/// Whether the database has a table (or index) called `name`.
+pub fn has_table(conn: &Connection, name: &str) -> Result<bool, StoreError> {
+    Ok(conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = ?1", [name], |row| row.get(0))?)
 }
 
 /// Whether a stored record's canonical bytes name exactly these body chunk ids.
@@ -544,13 +558,9 @@ pub fn rows_between(conn: &Connection, first: u64, last: u64, limit: usize) -> R
          FROM requests WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![first, last, limit as u64], |row| {
-        let bytes32 = |i: usize| -> rusqlite::Result<[u8; 32]> {
-            let v: Vec<u8> = row.get(i)?;
-            Ok(v.try_into().unwrap_or([0; 32]))
-        };
         Ok(ExportRow {
             id: row.get(0)?,
-            link: Link { seq: row.get(1)?, prev_hash: bytes32(2)?, hash: bytes32(3)?, signature: row.get(4)? },
+            link: link_at(row, 1)?,
             canonical: row.get(5)?,
             time: row.get(6)?,
             ids: BodyIds { request: row.get(7)?, response: row.get(8)?, upstream: row.get(9)? },

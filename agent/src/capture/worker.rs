@@ -301,7 +301,7 @@ impl Worker {
             *arg = self.redactor.arg(arg);
         }
         let body = serde_json::from_slice::<serde_json::Value>(&sent).ok();
-        let root = tree_root(&record, &snapshot);
+        let root = snapshot.tree_root(record.process.pid, &record.process.comm);
         let session = self.sessions.resolve(
             &request_headers,
             body.as_ref(),
@@ -389,10 +389,7 @@ impl Worker {
             .or_insert_with(|| identity::person(&self.people.config, snap, tailscale_login))
             .clone();
         let device = &self.people.device;
-        let mut tags = device.tags.clone();
-        if snap.ci.is_some() && !tags.iter().any(|t| t == "tag:ci") {
-            tags.push("tag:ci".to_owned());
-        }
+        let tags = device.tags_for(snap.ci.is_some());
         record.user.clone_from(&person.user);
         record.identity = Identity {
             login: person.login,
@@ -424,17 +421,6 @@ impl Worker {
             })
             .collect()
     }
-}
-
-/// The process tree a request came from: the ancestor just below pid 1 (or the process
-/// itself), named by pid and command.
-fn tree_root(record: &Record, snapshot: &ProcessSnapshot) -> String {
-    snapshot
-        .parents
-        .iter()
-        .rev()
-        .find(|p| p.pid > 1)
-        .map_or_else(|| format!("{}:{}", record.process.pid, record.process.comm), |p| format!("{}:{}", p.pid, p.comm))
 }
 
 fn looks_like_json(body: &[u8]) -> bool {

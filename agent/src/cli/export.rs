@@ -84,15 +84,9 @@ pub async fn flush(config: &Config) -> anyhow::Result<()> {
         }
     }
     // No agent runs: upload here, with the agent's own exporter, until done or failing.
-    let exporter = export::Exporter::spawn(export::Setup {
-        db: db.clone(),
-        export: config.export.clone(),
-        retention: config.retention.clone(),
-        key: DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?,
-        device_id: crate::identity::device(&config.identity).device_id,
-        hostname: crate::identity::device(&config.identity).hostname,
-    })?
-    .context("export is off")?;
+    let key = DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?;
+    let device = crate::identity::device(&config.identity);
+    let exporter = export::Exporter::spawn(export::Setup::new(config, key, &device))?.context("export is off")?;
     let left = exporter.shutdown(FLUSH_WAIT).await.map_or(u64::MAX, |l| l.backlog);
     if left == 0 {
         println!("flushed: nothing left to export");

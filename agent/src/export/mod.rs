@@ -44,6 +44,20 @@ pub struct Setup {
     pub hostname: String,
 }
 
+impl Setup {
+    /// The exporter of `config`, signing with `key` and naming batches after `device`.
+    pub fn new(config: &crate::config::Config, key: DeviceKey, device: &crate::identity::Device) -> Self {
+        Self {
+            db: config.db_path(),
+            export: config.export.clone(),
+            retention: config.retention.clone(),
+            key,
+            device_id: device.device_id.clone(),
+            hostname: device.hostname.clone(),
+        }
+    }
+}
+
 /// The answer to a shutdown flush.
 #[derive(Debug, Clone, Copy)]
 pub struct Left {

@@ -68,9 +68,7 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
 /// Opens read-only for the CLI; `None` for a database the exporter never touched.
 pub fn open_reader(path: &Path) -> Result<Option<Connection>, StoreError> {
     let conn = store::open_reader(path)?;
-    let exists: bool =
-        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'export_state'", [], |row| row.get(0))?;
-    Ok(exists.then_some(conn))
+    Ok(store::has_table(&conn, "export_state")?.then_some(conn))
 }
 
 fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
@@ -200,9 +198,7 @@ pub fn acked_events(conn: &Connection) -> Result<u64, StoreError> {
 /// Events waiting.
 pub fn events_backlog(conn: &Connection) -> Result<u64, StoreError> {
     let acked = acked_events(conn)?;
-    let exists: bool =
-        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'events'", [], |row| row.get(0))?;
-    if !exists {
+    if !store::has_table(conn, "events")? {
         return Ok(0);
     }
     Ok(conn.query_row("SELECT count(*) FROM events WHERE id > ?1", [acked], |row| row.get(0))?)

@@ -117,8 +117,7 @@ pub fn purge(
             purged.records = tx.execute("DELETE FROM requests WHERE seq <= ?1", [seq])? as u64;
             tx.execute("DELETE FROM retention_bodies_purged WHERE seq <= ?1", [seq])?;
         }
-        let events = tx.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'events'", [], |r| r.get(0))?;
-        if events {
+        if crate::store::has_table(&tx, "events")? {
             purged.events =
                 tx.execute("DELETE FROM events WHERE time <= ?1 AND id <= ?2", params![cutoff, events_limit])? as u64;
         }
@@ -156,7 +155,7 @@ fn delete_orphans(tx: &Connection, candidates: &[Vec<u8>]) -> Result<u64, StoreE
 
 /// The last record retention removed: the verifier's anchor.
 pub fn anchor(conn: &Connection) -> Result<Option<(u64, [u8; 32])>, StoreError> {
-    if !has_tables(conn)? {
+    if !crate::store::has_table(conn, "retention_state")? {
         return Ok(None);
     }
     let row: Option<(u64, Vec<u8>)> = conn
@@ -167,13 +166,9 @@ pub fn anchor(conn: &Connection) -> Result<Option<(u64, [u8; 32])>, StoreError> 
 
 /// The seqs whose bodies retention removed.
 pub fn bodies_purged(conn: &Connection) -> Result<HashSet<u64>, StoreError> {
-    if !has_tables(conn)? {
+    if !crate::store::has_table(conn, "retention_bodies_purged")? {
         return Ok(HashSet::new());
     }
     let mut stmt = conn.prepare("SELECT seq FROM retention_bodies_purged")?;
     Ok(stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?)
-}
-
-fn has_tables(conn: &Connection) -> Result<bool, StoreError> {
-    Ok(conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'retention_state'", [], |r| r.get(0))?)
 }

@@ -23,6 +23,16 @@ pub struct Device {
 }
 
 impl Device {
+    /// The tags of a call from this device: the device's own, and `tag:ci` when the
+    /// call has CI context.
+    pub fn tags_for(&self, ci: bool) -> Vec<String> {
+        let mut tags = self.tags.clone();
+        if ci && !tags.iter().any(|t| t == "tag:ci") {
+            tags.push("tag:ci".to_owned());
+        }
+        tags
+    }
+
     /// Adds what tailscaled said about this node: the node itself and its tags.
     pub fn with_tailscale(mut self, node: TailscaleNode) -> Self {
         for tag in &node.tags {

@@ -56,6 +56,18 @@ pub struct ProcessSnapshot {
     pub exe_file: Option<FileId>,
 }
 
+impl ProcessSnapshot {
+    /// The process tree the process belongs to: `pid:comm` of its ancestor just below
+    /// pid 1, or of `(pid, comm)` (the process itself) when it has none.
+    pub fn tree_root(&self, pid: u32, comm: &str) -> String {
+        self.parents
+            .iter()
+            .rev()
+            .find(|p| p.pid > 1)
+            .map_or_else(|| format!("{pid}:{comm}"), |p| format!("{}:{}", p.pid, p.comm))
+    }
+}
+
 /// Ancestors read at most; a chain longer than this is a loop or something odd.
 const MAX_DEPTH: usize = 64;
 

@@ -259,12 +259,10 @@ use serde::Deserialize as _;
 
 /// The model a request names: the body's `model`, or Gemini's in the URL path.
 fn request_model(body: Option<&Value>, path: &str) -> Option<String> {
-    if let Some(model) = body.and_then(|b| b.get("model")).and_then(Value::as_str) {
-        return Some(model.to_owned());
+    match body.and_then(|b| b.get("model")).and_then(Value::as_str) {
+        Some(model) => Some(model.to_owned()),
+        None => crate::capture::usage::model_from_path(path),
     }
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    let (model, _verb) = path.rsplit('/').next()?.split_once(':')?;
-    (!model.is_empty()).then(|| model.to_owned())
 }
 
 /// What a request may cost at most, before it is sent: input ≈ body bytes / 4 tokens,

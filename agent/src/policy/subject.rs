@@ -36,17 +36,9 @@ impl Subject {
     pub fn new(config: &IdentityConfig, device: &Device, snapshot: &ProcessSnapshot) -> Self {
         let tailscale_login = device.tailscale.as_ref().and_then(|t| t.login.as_deref());
         let person = identity::person(config, snapshot, tailscale_login);
-        let mut tags = device.tags.clone();
-        if snapshot.ci.is_some() && !tags.iter().any(|t| t == "tag:ci") {
-            tags.push("tag:ci".to_owned());
-        }
+        let tags = device.tags_for(snapshot.ci.is_some());
         let run = snapshot.ci.as_ref().and_then(|ci| Some(format!("{}:{}", ci.system, ci.run_id.as_deref()?)));
-        let tree = snapshot
-            .parents
-            .iter()
-            .rev()
-            .find(|p| p.pid > 1)
-            .map_or_else(|| format!("{}:{}", snapshot.pid, snapshot.comm), |p| format!("{}:{}", p.pid, p.comm));
+        let tree = snapshot.tree_root(snapshot.pid, &snapshot.comm);
         Self {
             groups: groups_of(&config.groups, &person.user, &person.login),
             login: person.login,

@@ -15,19 +15,16 @@ fn hook(name: &str, kind: HookKind) -> HookConfig {
     toml::from_str(&format!("name = \"{name}\"\nkind = \"{}\"\n", kind.as_str())).unwrap()
 }
 
-fn policy(hooks: &[HookConfig]) -> Policy {
+/// The policy of `hooks` alone (no quotas); `None` when there are none.
+fn build(hooks: &[HookConfig]) -> Option<Policy> {
     let tls = crate::tls::client_config(None, false).unwrap();
-    Policy::new(
-        hooks,
-        None,
-        &PolicySettings::default(),
-        IdentityConfig::default(),
-        Device::default(),
-        Arc::new(Pricing::embedded()),
-        &tls,
-    )
-    .unwrap()
-    .expect("hooks are configured")
+    let pricing = Arc::new(Pricing::embedded());
+    let settings = PolicySettings::default();
+    Policy::new(hooks, None, &settings, IdentityConfig::default(), Device::default(), pricing, &tls).unwrap()
+}
+
+fn policy(hooks: &[HookConfig]) -> Policy {
+    build(hooks).expect("hooks are configured")
 }
 
 fn alice() -> Subject {
@@ -98,18 +95,7 @@ fn claude_code_body() -> Value {
 
 #[test]
 fn nothing_configured_means_no_policy() {
-    let tls = crate::tls::client_config(None, false).unwrap();
-    let none = Policy::new(
-        &[],
-        None,
-        &PolicySettings::default(),
-        IdentityConfig::default(),
-        Device::default(),
-        Arc::new(Pricing::embedded()),
-        &tls,
-    )
-    .unwrap();
-    assert!(none.is_none());
+    assert!(build(&[]).is_none());
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub(super) fn analyze(path: &str, request: &Value, body: &Decoded, analysis: &mu
 }
 
 /// `…/models/gemini-2.5-pro:generateContent?alt=sse` → `gemini-2.5-pro`.
-fn model_from_path(path: &str) -> Option<String> {
+pub(crate) fn model_from_path(path: &str) -> Option<String> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let (model, _verb) = path.rsplit('/').next()?.split_once(':')?;
     (!model.is_empty()).then(|| model.to_owned())

@@ -20,6 +20,7 @@ mod kind;
 mod openai;
 mod responses;
 
+pub(crate) use gemini::model_from_path;
 pub use kind::{ApiKind, api_kind, requests_stream};
 
 /// Tokens by type, normalised so the same field means the same thing for every provider.
