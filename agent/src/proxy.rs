@@ -32,10 +32,10 @@ use crate::{
     rewind::Rewind,
     status::Counters,
     tls::ALPN_H2,
-    upstream::Upstream,
+    upstream::{BoxError, Upstream},
 };
 
-type ProxyBody = BoxBody<Bytes, hyper::Error>;
+type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// What every request on one client connection shares.
 pub struct Conn {

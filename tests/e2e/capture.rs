@@ -1,7 +1,8 @@
 //! Bodies as glassbox stores them: byte for byte over HTTP/1.1 and h2 (an SSE stream
 //! reassembled in order from its events); past `max_body_mb` the stored copy is cut and
 //! marked truncated while the client and the provider still get every byte; a stream the
-//! provider cuts is recorded as incomplete with every event before the cut kept.
+//! provider cuts is recorded as incomplete with every event before the cut kept; a chunked
+//! upload streams upstream whole over either protocol.
 
 use glassbox_tests::check::{assert_bytes_eq, assert_fields};
 use glassbox_tests::fixtures::read;
@@ -154,4 +155,39 @@ fn cut_stream_over_h2_keeps_every_event_before_the_cut() {
 #[test]
 fn cut_stream_over_http1_keeps_every_event_before_the_cut() {
     cut_stream("cut_http1", FakeProvider::new().http1_only(), "HTTP/1.1");
+}
+
+/// A chunked request body (no declared length) streams upstream through the tee: over h2
+/// the proxy pipes it frame by frame within the provider's flow-control window, over
+/// HTTP/1.1 hyper re-chunks it. The provider gets every byte and so does the record.
+fn chunked_upload(name: &str, fake: FakeProvider, upstream_version: &str) {
+    let answer = Canned::json(200, read("openai_chat_tool_calls.json"));
+    let w = calls::world(name, fake.route(Method::POST, CHAT_PATH, answer.clone()), "");
+    // 300 KB: past the 64 KB that is sent whole, and past h2's default 64 KB window.
+    let prompt: String = (0..300_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let request = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}]}).to_string();
+    let headers = [OPENAI_HEADERS, &[("transfer-encoding", "chunked")]].concat();
+    let url = format!("https://{OPENAI}{CHAT_PATH}");
+    let out = post_with(&w, &["--http1.1"], &url, &headers, request.as_bytes());
+    out.assert_success();
+    assert_bytes_eq(&out.stdout, answer.body(), "what curl received");
+    let seen = w.fake.requests();
+    assert_eq!(seen.len(), 1, "the fake should see one request");
+    assert_bytes_eq(&seen[0].body, request.as_bytes(), "what the provider received of the chunked body");
+    let rec = recorded(&w, "the chunked upload", CHAT_PATH, 0);
+    assert_fields(
+        &rec.record,
+        &json!({"status": 200, "outcome": "complete", "upstream_version": upstream_version, "bytes_sent": request.len()}),
+    );
+    assert_bytes_eq(rec.request_body().as_bytes(), request.as_bytes(), "the stored chunked request");
+}
+
+#[test]
+fn chunked_request_body_streams_upstream_over_h2() {
+    chunked_upload("chunked_h2", FakeProvider::new(), "HTTP/2");
+}
+
+#[test]
+fn chunked_request_body_streams_upstream_over_http1() {
+    chunked_upload("chunked_http1", FakeProvider::new().http1_only(), "HTTP/1.1");
 }

@@ -1,6 +1,10 @@
 //! The pooled upstream client: connects to a request's original destination (never a
 //! re-resolved or guessed one), verifies the provider's certificate for the SNI host,
-//! speaks h2 where the provider offers it and HTTP/1.1 otherwise, and reuses connections.
+//! speaks h2 where the provider offers it (one multiplexed connection per destination,
+//! [`http2`]) and pooled HTTP/1.1 otherwise (hyper), and reuses connections.
+mod http2;
+mod response;
+
 use std::{
     collections::HashMap,
     net::SocketAddr,
@@ -9,11 +13,8 @@ use std::{
 };
 
 use http::{Request, Response, Uri, Version, header::HOST, uri::PathAndQuery};
-use hyper::{
-    body::Incoming,
-    client::conn::{http1, http2},
-};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, pki_types::ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -22,6 +23,7 @@ use tracing::debug;
 use crate::{origin::OrigDst, tls::ALPN_H2};
 
 pub use crate::body::ReqBody;
+pub use response::{BoxError, RespBody};
 
 /// Idle HTTP/1.1 connections kept per destination.
 const MAX_IDLE_H1: usize = 64;
@@ -50,8 +52,16 @@ pub enum UpstreamError {
         #[source]
         source: hyper::Error,
     },
+    #[error("HTTP/2 handshake with {host} failed")]
+    H2Handshake {
+        host: String,
+        #[source]
+        source: h2::Error,
+    },
     #[error("upstream request failed")]
     Request(#[source] hyper::Error),
+    #[error("upstream request failed")]
+    H2Request(#[source] h2::Error),
     #[error("invalid upstream request")]
     Build(#[from] http::Error),
 }
@@ -59,7 +69,7 @@ pub enum UpstreamError {
 impl UpstreamError {
     /// Whether no byte of the request can have reached the provider.
     pub fn before_request(&self) -> bool {
-        !matches!(self, Self::Request(_))
+        !matches!(self, Self::Request(_) | Self::H2Request(_))
     }
 }
 
@@ -71,12 +81,12 @@ struct Key {
 
 enum Conn {
     H1(http1::SendRequest<ReqBody>),
-    H2(http2::SendRequest<ReqBody>),
+    H2(http2::Sender),
 }
 
 #[derive(Default)]
 struct Pool {
-    h2: Option<http2::SendRequest<ReqBody>>,
+    h2: Option<http2::Sender>,
     idle_h1: Vec<http1::SendRequest<ReqBody>>,
 }
 
@@ -98,7 +108,7 @@ impl Upstream {
         dst: OrigDst,
         host: &Arc<str>,
         mut req: Request<ReqBody>,
-    ) -> Result<(Response<Incoming>, Version), UpstreamError> {
+    ) -> Result<(Response<RespBody>, Version), UpstreamError> {
         let key = Key { dst, host: host.clone() };
         let authority = if dst.0.port() == 443 { host.to_string() } else { format!("{host}:{}", dst.0.port()) };
         let path = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
@@ -112,7 +122,7 @@ impl Upstream {
                 }
             };
             match conn {
-                Conn::H2(mut sender) => {
+                Conn::H2(sender) => {
                     *req.uri_mut() = Uri::builder()
                         .scheme("https")
                         .authority(authority.as_str())
@@ -120,16 +130,16 @@ impl Upstream {
                         .build()?;
                     *req.version_mut() = Version::HTTP_2;
                     req.headers_mut().remove(HOST);
-                    match sender.try_send_request(req).await {
+                    match http2::send(&sender, req).await {
                         Ok(resp) => return Ok((resp, Version::HTTP_2)),
-                        Err(mut err) => match err.take_message() {
-                            Some(back) if !fresh => {
-                                debug!(message = "Pooled h2 connection was closed; retrying on a new one.");
-                                self.forget_h2(&key);
-                                req = back;
-                            }
-                            _ => return Err(UpstreamError::Request(err.into_error())),
-                        },
+                        Err(http2::SendError::Unusable(error, back)) if !fresh => {
+                            debug!(message = "Pooled h2 connection is closed; retrying on a new one.", %error);
+                            self.forget_h2(&key);
+                            req = *back;
+                        }
+                        Err(http2::SendError::Unusable(error, _) | http2::SendError::Failed(error)) => {
+                            return Err(UpstreamError::H2Request(error));
+                        }
                     }
                 }
                 Conn::H1(mut sender) => {
@@ -138,6 +148,7 @@ impl Upstream {
                     req.headers_mut().insert(HOST, authority.parse().map_err(http::Error::from)?);
                     match sender.try_send_request(req).await {
                         Ok(resp) => {
+                            let resp = resp.map(RespBody::H1);
                             let this = self.clone();
                             tokio::spawn(async move {
                                 // Ready again once this response has been read to the end.
@@ -164,10 +175,8 @@ impl Upstream {
         let mut pools = self.pools.lock().expect("pool poisoned");
         let pool = pools.get_mut(key)?;
         if let Some(h2) = &pool.h2 {
-            if !h2.is_closed() {
-                return Some(Conn::H2(h2.clone()));
-            }
-            pool.h2 = None;
+            // A closed connection shows when a request tries it: send retries then.
+            return Some(Conn::H2(h2.clone()));
         }
         while let Some(h1) = pool.idle_h1.pop() {
             if h1.is_ready() {
@@ -204,21 +213,16 @@ impl Upstream {
             .await
             .map_err(|_| UpstreamError::ConnectTimeout(addr))??;
         let h2 = tls.get_ref().1.alpn_protocol() == Some(ALPN_H2);
-        let io = TokioIo::new(tls);
-        let handshake_err = |source| UpstreamError::Handshake { host: host.clone(), source };
         if h2 {
-            let (sender, conn) =
-                http2::Builder::new(TokioExecutor::new()).handshake(io).await.map_err(handshake_err)?;
-            tokio::spawn(async move {
-                if let Err(error) = conn.await {
-                    debug!(message = "Upstream h2 connection ended.", %error);
-                }
-            });
+            let sender = http2::handshake(tls)
+                .await
+                .map_err(|source| UpstreamError::H2Handshake { host: host.clone(), source })?;
             let mut pools = self.pools.lock().expect("pool poisoned");
             pools.entry(key.clone()).or_default().h2 = Some(sender.clone());
             Ok(Conn::H2(sender))
         } else {
-            let (sender, conn) = http1::Builder::new().handshake(io).await.map_err(handshake_err)?;
+            let handshake = http1::Builder::new().handshake(TokioIo::new(tls)).await;
+            let (sender, conn) = handshake.map_err(|source| UpstreamError::Handshake { host: host.clone(), source })?;
             tokio::spawn(async move {
                 if let Err(error) = conn.await {
                     debug!(message = "Upstream connection ended.", %error);
