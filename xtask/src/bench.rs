@@ -103,11 +103,14 @@ pub struct Plan {
     pub throughput_rounds: usize,
     /// Size of the JSON request body.
     pub body_bytes: usize,
+    /// glassbox speaks HTTP/1.1 to the fake (`[upstream] http2 = false`), as nginx does,
+    /// instead of h2: the same protocol on both proxies' upstream legs.
+    pub upstream_http1: bool,
     /// The command line that reproduces this run.
     pub command: String,
 }
 
-const USAGE: &str = "usage: cargo xtask bench [--rounds N] [--seconds S] [--streams N] [--quick]";
+const USAGE: &str = "usage: cargo xtask bench [--rounds N] [--seconds S] [--streams N] [--quick] [--upstream-http1]";
 
 impl Plan {
     fn parse(args: &[String]) -> Result<Plan, String> {
@@ -120,6 +123,7 @@ impl Plan {
             throughput_seconds: 5,
             throughput_rounds: 3,
             body_bytes: 1400,
+            upstream_http1: false,
             command: ["cargo xtask bench"]
                 .into_iter()
                 .chain(args.iter().map(String::as_str))
@@ -141,6 +145,7 @@ impl Plan {
                 "--seconds" => plan.seconds = u32::try_from(number()?).map_err(|e| e.to_string())?,
                 "--streams" => plan.streams = number()?,
                 "--quick" => plan.shorten(),
+                "--upstream-http1" => plan.upstream_http1 = true,
                 _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
             }
         }
@@ -160,7 +165,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let bins = prepare()?;
     let mut machine = Machine::read(&bins.oha);
     let certs = cmd::workspace_root().join("certs");
-    let mut stack = Stack::start(bins, Path::new(SCRATCH), &certs)?;
+    let mut stack = Stack::start(bins, Path::new(SCRATCH), &certs, plan.upstream_http1)?;
     let mut results = measure(&mut stack, &plan)?;
     drop(stack);
     eprintln!("bench: policy hooks, in process");

@@ -55,7 +55,8 @@ pub struct Stack {
 
 impl Stack {
     /// Starts the fake, glassbox and nginx, each checked ready before returning.
-    pub fn start(bins: Bins, scratch_dir: &Path, certs: &Path) -> Result<Stack, String> {
+    /// `upstream_http1`: glassbox offers only HTTP/1.1 to the fake, as nginx speaks.
+    pub fn start(bins: Bins, scratch_dir: &Path, certs: &Path, upstream_http1: bool) -> Result<Stack, String> {
         let scratch = Scratch::create(scratch_dir)?;
         let glassbox_addr = format!("127.0.0.1:{GLASSBOX_PORT}");
         for addr in [FAKE_ADDR, NGINX_ADDR, glassbox_addr.as_str()] {
@@ -65,7 +66,7 @@ impl Stack {
         scratch.write("hosts-fake", hosts_file(FAKE_ADDR))?;
         scratch.write("hosts-nginx", hosts_file(NGINX_ADDR))?;
         let fake = start_fake(&bins, &scratch, certs)?;
-        let config = scratch.write("glassbox.toml", glassbox_config(&cgroup, &scratch, certs))?;
+        let config = scratch.write("glassbox.toml", glassbox_config(&cgroup, &scratch, certs, upstream_http1))?;
         let ca_bundle = ca_bundle(&bins, &config, &scratch, certs)?;
         let glassbox = start_glassbox(&bins, &config, &scratch)?;
         let nginx = start_nginx(&scratch, certs)?;
@@ -159,12 +160,13 @@ fn start_fake(bins: &Bins, scratch: &Scratch, certs: &Path) -> Result<Daemon, St
     Ok(fake)
 }
 
-fn glassbox_config(cgroup: &Cgroup, scratch: &Scratch, certs: &Path) -> String {
+fn glassbox_config(cgroup: &Cgroup, scratch: &Scratch, certs: &Path, upstream_http1: bool) -> String {
+    let http2 = if upstream_http1 { "http2 = false\n" } else { "" };
     format!(
         "# Written by `cargo xtask bench`; removed after the run.\n\
          [intercept]\ncgroup = \"{}\"\nport = {GLASSBOX_PORT}\n\n\
          [storage]\ndir = \"{}\"\n\n\
-         [upstream]\nextra_ca_file = \"{}\"\n\n\
+         [upstream]\nextra_ca_file = \"{}\"\n{http2}\n\
          [[providers]]\nname = \"openai\"\nhosts = [\"{HOST}\"]\n",
         cgroup.path().display(),
         scratch.file("state").display(),
