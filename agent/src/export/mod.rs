@@ -27,7 +27,7 @@ use tracing::{info, warn};
 
 use crate::{ledger::DeviceKey, record::rfc3339, store::StoreError};
 use config::{ExportConfig, Retention};
-use outbox::Planned;
+use outbox::{Planned, Trail};
 
 /// How often the thread looks at the outbox when nothing wakes it.
 const TICK: Duration = Duration::from_secs(1);
@@ -170,7 +170,9 @@ impl Worker {
     }
 
     fn due(&self, flush: bool) -> Result<bool, StoreError> {
-        if outbox::pending(&self.conn)?.is_some() || outbox::pending_events(&self.conn)?.is_some() {
+        if outbox::pending(&self.conn, Trail::Records)?.is_some()
+            || outbox::pending(&self.conn, Trail::Events)?.is_some()
+        {
             return Ok(true);
         }
         let events = outbox::events_backlog(&self.conn)?;
@@ -190,7 +192,7 @@ impl Worker {
 
     /// Whether the oldest waiting event has waited the interval.
     fn events_due(&self) -> Result<bool, StoreError> {
-        let waiting = crate::events::after(&self.conn, outbox::acked_events(&self.conn)?, 1)?;
+        let waiting = crate::events::after(&self.conn, outbox::acked(&self.conn, Trail::Events)?, 1)?;
         let cutoff = rfc3339(SystemTime::now() - Duration::from_secs(self.setup.export.interval_secs));
         Ok(waiting.first().is_some_and(|e| e.time <= cutoff))
     }
@@ -251,8 +253,8 @@ impl Worker {
 
     async fn try_upload(&mut self, now: &str) -> Result<Option<Planned>, String> {
         let db = |e: StoreError| crate::error_chain(&e);
-        let records_waiting =
-            outbox::pending(&self.conn).map_err(db)?.is_some() || outbox::backlog(&self.conn).map_err(db)? > 0;
+        let records_waiting = outbox::pending(&self.conn, Trail::Records).map_err(db)?.is_some()
+            || outbox::backlog(&self.conn).map_err(db)? > 0;
         if records_waiting { self.try_upload_records(now).await } else { self.try_upload_events(now).await }
     }
 
@@ -261,18 +263,18 @@ impl Worker {
         let Some(bucket) = &self.bucket else { return Ok(None) };
         let db = |e: StoreError| crate::error_chain(&e);
         let export = &self.setup.export;
-        let (planned, events) = match outbox::pending_events(&self.conn).map_err(db)? {
+        let (planned, events) = match outbox::pending(&self.conn, Trail::Events).map_err(db)? {
             Some(planned) => {
                 let events = crate::events::between(&self.conn, planned.first_seq, planned.last_seq).map_err(db)?;
                 (planned, events)
             }
             None => {
-                let acked = outbox::acked_events(&self.conn).map_err(db)?;
+                let acked = outbox::acked(&self.conn, Trail::Events).map_err(db)?;
                 let events = crate::events::after(&self.conn, acked, export.batch_records).map_err(db)?;
                 let (Some(first), Some(last)) = (events.first(), events.last()) else { return Ok(None) };
                 let key = outbox::events_key(&export.s3.prefix, &self.setup.device_id, &first.time, first.id, last.id);
                 let planned = Planned { first_seq: first.id, last_seq: last.id, object_key: key };
-                outbox::plan_events(&self.conn, &planned, now).map_err(db)?;
+                outbox::plan(&self.conn, Trail::Events, &planned, now).map_err(db)?;
                 (planned, events)
             }
         };
@@ -282,7 +284,7 @@ impl Worker {
                 batch::build_events(&events, &planned.object_key, &self.setup.hostname, &signer, now).map_err(db)?;
             upload(bucket, &planned.object_key, built).await?;
         }
-        outbox::ack_events(&mut self.conn, &planned, now).map_err(db)?;
+        outbox::ack(&mut self.conn, Trail::Events, &planned, now).map_err(db)?;
         Ok(Some(planned))
     }
 
@@ -291,7 +293,7 @@ impl Worker {
         let Some(bucket) = &self.bucket else { return Ok(None) };
         let db = |e: StoreError| crate::error_chain(&e);
         let export = &self.setup.export;
-        let (planned, rows) = match outbox::pending(&self.conn).map_err(db)? {
+        let (planned, rows) = match outbox::pending(&self.conn, Trail::Records).map_err(db)? {
             Some(planned) => {
                 let rows = crate::store::rows_between(&self.conn, planned.first_seq, planned.last_seq, usize::MAX >> 1)
                     .map_err(db)?;
@@ -308,20 +310,20 @@ impl Worker {
                     last.link.seq,
                 );
                 let planned = Planned { first_seq: first.link.seq, last_seq: last.link.seq, object_key: key };
-                outbox::plan(&self.conn, &planned, now).map_err(db)?;
+                outbox::plan(&self.conn, Trail::Records, &planned, now).map_err(db)?;
                 (planned, rows)
             }
         };
         if rows.is_empty() {
             // Retention cannot remove unexported rows; a planned range with none left
             // means they were removed by hand. Nothing to send: let the mark pass.
-            outbox::ack(&mut self.conn, &planned, now).map_err(db)?;
+            outbox::ack(&mut self.conn, Trail::Records, &planned, now).map_err(db)?;
             return Ok(Some(planned));
         }
         let signer = batch::Signer { key: &self.setup.key, device_id: &self.setup.device_id };
         let built = batch::build(&self.conn, &rows, &planned.object_key, export.bodies, &signer, now).map_err(db)?;
         upload(bucket, &planned.object_key, built).await?;
-        outbox::ack(&mut self.conn, &planned, now).map_err(db)?;
+        outbox::ack(&mut self.conn, Trail::Records, &planned, now).map_err(db)?;
         Ok(Some(planned))
     }
 
@@ -336,8 +338,8 @@ impl Worker {
         self.last_purge = Some(Instant::now());
         let exported = if self.setup.export.enabled() {
             Some(retention::Exported {
-                records: outbox::acked(&self.conn).unwrap_or(0),
-                events: outbox::acked_events(&self.conn).unwrap_or(0),
+                records: outbox::acked(&self.conn, Trail::Records).unwrap_or(0),
+                events: outbox::acked(&self.conn, Trail::Events).unwrap_or(0),
             })
         } else {
             None

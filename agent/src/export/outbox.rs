@@ -83,31 +83,58 @@ fn set(conn: &Connection, key: &str, value: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The highest seq S3 has acknowledged.
-pub fn acked(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(get(conn, "acked_seq")?.and_then(|v| v.parse().ok()).unwrap_or(0))
+/// The two trails the outbox tracks: the signed records, and the agent's own events.
+/// Each has its batch table and its acknowledged mark; batches work alike for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trail {
+    Records,
+    Events,
+}
+
+impl Trail {
+    /// The batch table and its range columns.
+    fn table(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::Records => ("export_batches", "first_seq", "last_seq"),
+            Self::Events => ("export_event_batches", "first_id", "last_id"),
+        }
+    }
+
+    /// The export_state key of the highest seq (or event id) S3 has acknowledged.
+    fn mark(self) -> &'static str {
+        match self {
+            Self::Records => "acked_seq",
+            Self::Events => "acked_event",
+        }
+    }
+}
+
+/// The highest seq (records) or id (events) S3 has acknowledged.
+pub fn acked(conn: &Connection, trail: Trail) -> Result<u64, StoreError> {
+    Ok(get(conn, trail.mark())?.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
 
 /// The batch planned before and not yet acknowledged, if any.
-pub fn pending(conn: &Connection) -> Result<Option<Planned>, StoreError> {
+pub fn pending(conn: &Connection, trail: Trail) -> Result<Option<Planned>, StoreError> {
+    let (table, first, last) = trail.table();
+    let sql =
+        format!("SELECT {first}, {last}, object_key FROM {table} WHERE uploaded IS NULL ORDER BY {first} LIMIT 1");
     Ok(conn
-        .query_row(
-            "SELECT first_seq, last_seq, object_key FROM export_batches WHERE uploaded IS NULL ORDER BY first_seq LIMIT 1",
-            [],
-            |row| Ok(Planned { first_seq: row.get(0)?, last_seq: row.get(1)?, object_key: row.get(2)? }),
-        )
+        .query_row(&sql, [], |row| {
+            Ok(Planned { first_seq: row.get(0)?, last_seq: row.get(1)?, object_key: row.get(2)? })
+        })
         .optional()?)
 }
 
 /// Records waiting: seq above the mark.
 pub fn backlog(conn: &Connection) -> Result<u64, StoreError> {
-    let acked = acked(conn)?;
+    let acked = acked(conn, Trail::Records)?;
     Ok(conn.query_row("SELECT count(*) FROM requests WHERE seq > ?1", [acked], |row| row.get(0))?)
 }
 
 /// The time of the oldest waiting record, if any.
 pub fn oldest_waiting(conn: &Connection) -> Result<Option<String>, StoreError> {
-    let acked = acked(conn)?;
+    let acked = acked(conn, Trail::Records)?;
     Ok(conn
         .query_row("SELECT time FROM requests WHERE seq > ?1 ORDER BY seq LIMIT 1", [acked], |row| row.get(0))
         .optional()?)
@@ -116,7 +143,7 @@ pub fn oldest_waiting(conn: &Connection) -> Result<Option<String>, StoreError> {
 /// The rows of the next batch: up to `max_records` waiting records, stopping once their
 /// stored size passes `max_bytes` (always at least one).
 pub fn next_rows(conn: &Connection, max_records: usize, max_bytes: u64) -> Result<Vec<ExportRow>, StoreError> {
-    let acked = acked(conn)?;
+    let acked = acked(conn, Trail::Records)?;
     let rows = store::rows_between(conn, acked + 1, u64::MAX >> 1, max_records)?;
     let mut size = 0u64;
     let mut keep = 0;
@@ -136,20 +163,23 @@ pub fn next_rows(conn: &Connection, max_records: usize, max_bytes: u64) -> Resul
 }
 
 /// Fixes a batch's range and key before its upload starts.
-pub fn plan(conn: &Connection, planned: &Planned, now: &str) -> Result<(), StoreError> {
+pub fn plan(conn: &Connection, trail: Trail, planned: &Planned, now: &str) -> Result<(), StoreError> {
+    let (table, first, last) = trail.table();
     conn.execute(
-        "INSERT OR REPLACE INTO export_batches (first_seq, last_seq, object_key, planned, uploaded)
-         VALUES (?1, ?2, ?3, ?4, NULL)",
+        &format!(
+            "INSERT OR REPLACE INTO {table} ({first}, {last}, object_key, planned, uploaded) VALUES (?1, ?2, ?3, ?4, NULL)"
+        ),
         params![planned.first_seq, planned.last_seq, planned.object_key, now],
     )?;
     Ok(())
 }
 
 /// S3 took the batch: it leaves the outbox.
-pub fn ack(conn: &mut Connection, planned: &Planned, now: &str) -> Result<(), StoreError> {
+pub fn ack(conn: &mut Connection, trail: Trail, planned: &Planned, now: &str) -> Result<(), StoreError> {
+    let (table, first, _) = trail.table();
     let tx = conn.transaction()?;
-    tx.execute("UPDATE export_batches SET uploaded = ?2 WHERE first_seq = ?1", params![planned.first_seq, now])?;
-    set(&tx, "acked_seq", &planned.last_seq.to_string())?;
+    tx.execute(&format!("UPDATE {table} SET uploaded = ?2 WHERE {first} = ?1"), params![planned.first_seq, now])?;
+    set(&tx, trail.mark(), &planned.last_seq.to_string())?;
     set(&tx, "last_success", now)?;
     tx.execute("DELETE FROM export_state WHERE key IN ('last_error', 'last_error_time')", [])?;
     tx.commit()?;
@@ -180,60 +210,23 @@ pub fn status(conn: &Connection) -> Result<Status, StoreError> {
         conn.query_row("SELECT count(*) FROM export_batches WHERE uploaded IS NOT NULL", [], |row| row.get(0))?;
     Ok(Status {
         backlog: backlog(conn)?,
-        acked_seq: acked(conn)?,
+        acked_seq: acked(conn, Trail::Records)?,
         batches_uploaded: uploaded,
         last_success: get(conn, "last_success")?,
         last_error: get(conn, "last_error")?,
         last_error_time: get(conn, "last_error_time")?,
-        pending_batch: pending(conn)?.map(|p| p.object_key),
+        pending_batch: pending(conn, Trail::Records)?.map(|p| p.object_key),
         events_backlog: events_backlog(conn)?,
     })
 }
 
-/// The highest event id S3 has acknowledged.
-pub fn acked_events(conn: &Connection) -> Result<u64, StoreError> {
-    Ok(get(conn, "acked_event")?.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
 /// Events waiting.
 pub fn events_backlog(conn: &Connection) -> Result<u64, StoreError> {
-    let acked = acked_events(conn)?;
+    let acked = acked(conn, Trail::Events)?;
     if !store::has_table(conn, "events")? {
         return Ok(0);
     }
     Ok(conn.query_row("SELECT count(*) FROM events WHERE id > ?1", [acked], |row| row.get(0))?)
-}
-
-/// The event batch planned and not yet acknowledged, if any.
-pub fn pending_events(conn: &Connection) -> Result<Option<Planned>, StoreError> {
-    Ok(conn
-        .query_row(
-            "SELECT first_id, last_id, object_key FROM export_event_batches WHERE uploaded IS NULL ORDER BY first_id LIMIT 1",
-            [],
-            |row| Ok(Planned { first_seq: row.get(0)?, last_seq: row.get(1)?, object_key: row.get(2)? }),
-        )
-        .optional()?)
-}
-
-/// Fixes an event batch's range and key before its upload starts.
-pub fn plan_events(conn: &Connection, planned: &Planned, now: &str) -> Result<(), StoreError> {
-    conn.execute(
-        "INSERT OR REPLACE INTO export_event_batches (first_id, last_id, object_key, planned, uploaded)
-         VALUES (?1, ?2, ?3, ?4, NULL)",
-        params![planned.first_seq, planned.last_seq, planned.object_key, now],
-    )?;
-    Ok(())
-}
-
-/// S3 took the event batch.
-pub fn ack_events(conn: &mut Connection, planned: &Planned, now: &str) -> Result<(), StoreError> {
-    let tx = conn.transaction()?;
-    tx.execute("UPDATE export_event_batches SET uploaded = ?2 WHERE first_id = ?1", params![planned.first_seq, now])?;
-    set(&tx, "acked_event", &planned.last_seq.to_string())?;
-    set(&tx, "last_success", now)?;
-    tx.execute("DELETE FROM export_state WHERE key IN ('last_error', 'last_error_time')", [])?;
-    tx.commit()?;
-    Ok(())
 }
 
 /// `prefix/device_id/YYYY/MM/DD/HH/events-<first>-<last>.jsonl.gz`, dated by the first event.
