@@ -1,11 +1,11 @@
 //! Built-in PII and secret scrubber for intercepted LLM request bodies.
 //!
-//! It takes a request body (JSON bytes, or an already parsed [`serde_json::Value`]) together with
-//! the [`PiiClass`]es to look for and any extra named regexes from config, and hands on the body
-//! with every finding inside a JSON string value replaced by a numbered placeholder such as
+//! It takes a request body already parsed into a [`serde_json::Value`] together with the
+//! [`PiiClass`]es to look for and any extra named regexes from config, and hands on the same value
+//! with every finding inside a JSON string replaced, in place, by a numbered placeholder such as
 //! `[EMAIL_1]`, plus [`Findings`]: how many of each label were replaced, never the values.
 //! Object keys and structural fields (`model`, `role`, ids, base64 media, …) are left alone, so
-//! the body keeps its exact shape and the upstream API still accepts it.
+//! the body keeps its shape and the upstream API still accepts it.
 //!
 //! Detection is tuned for precision over recall, because a false positive corrupts the prompt:
 //! every candidate found by a regex is then checked in code (checksums such as Luhn and IBAN
@@ -13,14 +13,14 @@
 //! [`RegexSet`] pass; only when it reports a possible hit are the individual detectors run, so a
 //! string without findings costs one scan and no allocation.
 //!
-//! [`Scrubber::scrub_json`] edits the body in place at the byte level: only the string tokens that
-//! changed are re-encoded, and everything else (key order, whitespace, number spelling) is
-//! copied through unchanged.
+//! [`Scrubber::scrub_value`] is the only entry point. The policy chain parses the body once,
+//! scrubs the value, and serialises it again only when something was replaced: key order is kept
+//! (serde_json's `preserve_order`), numbers keep their value, and whitespace and number spelling
+//! become serde_json's. A body that is not JSON is never scrubbed; the chain says so in its record.
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::net::Ipv6Addr;
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
@@ -153,15 +153,6 @@ impl Findings {
     pub fn total(&self) -> u32 {
         self.0.values().fold(0u32, |acc, &n| acc.saturating_add(n))
     }
-}
-
-/// The result of [`Scrubber::scrub_json`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Scrubbed {
-    /// The scrubbed body, or `None` when nothing was found (forward the original bytes).
-    pub body: Option<Vec<u8>>,
-    /// What was replaced.
-    pub findings: Findings,
 }
 
 /// Object keys whose string values are protocol structure, never content.
@@ -387,35 +378,6 @@ impl Scrubber {
         let mut tally = Tally::new(self.labels.len());
         self.walk_value(value, None, false, &mut tally);
         tally.findings(&self.labels)
-    }
-
-    /// Parses `body` as JSON, scrubs, and splices the changed strings back into the original
-    /// bytes. None if `body` is not JSON (the caller then leaves it alone). If nothing was found,
-    /// returns the findings with `body: None` so the caller can forward the original bytes
-    /// untouched.
-    pub fn scrub_json(&self, body: &[u8]) -> Option<Scrubbed> {
-        let src = std::str::from_utf8(body).ok()?;
-        // Full grammar check (numbers, escapes, nesting limit, trailing bytes) without building a
-        // tree; the splicer below then walks text known to be well formed.
-        serde_json::from_str::<serde::de::IgnoredAny>(src).ok()?;
-        let mut tally = Tally::new(self.labels.len());
-        let mut splicer = Splicer { src, pos: 0, edits: Vec::new(), scratch: String::new() };
-        splicer.value(self, &mut tally)?;
-        let findings = tally.findings(&self.labels);
-        if findings.is_empty() {
-            return Some(Scrubbed { body: None, findings });
-        }
-        let mut edits = splicer.edits;
-        edits.sort_unstable_by_key(|edit| edit.start);
-        let mut out = Vec::with_capacity(body.len() + 64 * edits.len());
-        let mut last = 0;
-        for edit in &edits {
-            out.extend_from_slice(body.get(last..edit.start)?);
-            out.extend_from_slice(edit.json.as_bytes());
-            last = edit.end;
-        }
-        out.extend_from_slice(body.get(last..)?);
-        Some(Scrubbed { body: Some(out), findings })
     }
 
     fn walk_value(&self, value: &mut Value, key: Option<&str>, opaque_data: bool, tally: &mut Tally) {
@@ -987,341 +949,6 @@ fn is_aws_secret_value(text: &str) -> bool {
     text.len() == 40
         && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
         && text.bytes().any(|b| b.is_ascii_digit() || b == b'/' || b == b'+')
-}
-
-// ---------------------------------------------------------------------------------------------
-// Byte-level JSON splicing.
-
-/// A string token to replace: `start..end` covers the quotes; `json` is the new token.
-struct Edit {
-    start: usize,
-    end: usize,
-    json: String,
-}
-
-/// Walks JSON text already validated by serde_json, scrubbing string values and recording the
-/// tokens that change. Any surprise (which validation should make impossible) yields `None`.
-struct Splicer<'a> {
-    src: &'a str,
-    pos: usize,
-    edits: Vec<Edit>,
-    /// Reused buffer for decoding escaped strings.
-    scratch: String,
-}
-
-/// A string token: byte span including quotes, and whether it holds escapes.
-#[derive(Clone, Copy)]
-struct Token {
-    start: usize,
-    end: usize,
-    escaped: bool,
-}
-
-impl<'a> Splicer<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.src.as_bytes().get(self.pos).copied()
-    }
-
-    fn skip_ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
-    }
-
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        (self.peek()? == byte).then(|| self.pos += 1)
-    }
-
-    fn value(&mut self, scrubber: &Scrubber, tally: &mut Tally) -> Option<()> {
-        self.skip_ws();
-        match self.peek()? {
-            b'{' => self.object(scrubber, tally),
-            b'[' => {
-                self.pos += 1;
-                self.skip_ws();
-                if self.peek()? == b']' {
-                    self.pos += 1;
-                    return Some(());
-                }
-                loop {
-                    self.value(scrubber, tally)?;
-                    self.skip_ws();
-                    match self.peek()? {
-                        b',' => self.pos += 1,
-                        b']' => {
-                            self.pos += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            b'"' => {
-                let token = self.string_token()?;
-                self.string_value(scrubber, tally, None, false, token)
-            }
-            first => {
-                let start = self.pos;
-                self.skip_scalar();
-                // serde_json refuses numbers that overflow f64 (`1e400`); so does this.
-                let scalar = self.src.get(start..self.pos)?;
-                let numeric = first == b'-' || first.is_ascii_digit();
-                if numeric
-                    && (scalar.len() > 300 || scalar.bytes().any(|b| b == b'e' || b == b'E'))
-                    && scalar.parse::<f64>().is_ok_and(f64::is_infinite)
-                {
-                    return None;
-                }
-                Some(())
-            }
-        }
-    }
-
-    fn object(&mut self, scrubber: &Scrubber, tally: &mut Tally) -> Option<()> {
-        self.expect(b'{')?;
-        // The sibling `type` decides whether a `data` string is an opaque blob.
-        let mut kind: Option<Cow<'a, str>> = None;
-        self.skip_ws();
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            return Some(());
-        }
-        loop {
-            self.skip_ws();
-            let key_token = self.string_token()?;
-            let key = self.decode_owned(key_token)?;
-            self.skip_ws();
-            self.expect(b':')?;
-            self.skip_ws();
-            if self.peek()? == b'"' {
-                let token = self.string_token()?;
-                if key == "type" {
-                    kind = Some(self.decode_owned(token)?);
-                } else {
-                    if key == "data" && kind.is_none() {
-                        kind = self.later_type()?;
-                    }
-                    let opaque = kind.as_deref().is_some_and(|k| OPAQUE_DATA_TYPES.contains(&k));
-                    self.string_value(scrubber, tally, Some(&key), opaque, token)?;
-                }
-            } else {
-                self.value(scrubber, tally)?;
-            }
-            self.skip_ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
-    }
-
-    /// Looks ahead through the rest of the current object for a string `type` member, without
-    /// moving. Only needed when `data` comes before `type` (as in key-sorted bodies).
-    fn later_type(&mut self) -> Option<Option<Cow<'a, str>>> {
-        let saved = self.pos;
-        let found = self.find_later_type();
-        self.pos = saved;
-        found
-    }
-
-    fn find_later_type(&mut self) -> Option<Option<Cow<'a, str>>> {
-        loop {
-            self.skip_ws();
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => return Some(None),
-                _ => return None,
-            }
-            self.skip_ws();
-            let key_token = self.string_token()?;
-            let key = self.decode_owned(key_token)?;
-            self.skip_ws();
-            self.expect(b':')?;
-            self.skip_ws();
-            if key == "type" && self.peek()? == b'"' {
-                let token = self.string_token()?;
-                return Some(Some(self.decode_owned(token)?));
-            }
-            self.skip_value()?;
-        }
-    }
-
-    /// Moves past one value without looking inside its strings.
-    fn skip_value(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => {
-                self.string_token()?;
-            }
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match self.peek()? {
-                        b'"' => {
-                            self.string_token()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth = depth.checked_sub(1)?;
-                            if depth == 0 {
-                                self.pos += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.pos += 1;
-                }
-            }
-            _ => self.skip_scalar(),
-        }
-        Some(())
-    }
-
-    fn skip_scalar(&mut self) {
-        while let Some(b) = self.peek() {
-            if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
-                break;
-            }
-            self.pos += 1;
-        }
-    }
-
-    fn string_token(&mut self) -> Option<Token> {
-        let start = self.pos;
-        self.expect(b'"')?;
-        let bytes = self.src.as_bytes();
-        let mut i = self.pos;
-        let mut escaped = false;
-        loop {
-            match *bytes.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                _ => i += 1,
-            }
-        }
-        self.pos = i + 1;
-        Some(Token { start, end: i + 1, escaped })
-    }
-
-    fn raw(&self, token: Token) -> Option<&'a str> {
-        self.src.get(token.start + 1..token.end - 1)
-    }
-
-    fn decode_owned(&self, token: Token) -> Option<Cow<'a, str>> {
-        let raw = self.raw(token)?;
-        if !token.escaped {
-            return Some(Cow::Borrowed(raw));
-        }
-        let mut out = String::with_capacity(raw.len());
-        unescape(raw, &mut out)?;
-        Some(Cow::Owned(out))
-    }
-
-    fn string_value(
-        &mut self,
-        scrubber: &Scrubber,
-        tally: &mut Tally,
-        key: Option<&str>,
-        opaque_data: bool,
-        token: Token,
-    ) -> Option<()> {
-        let raw = self.raw(token)?;
-        let mut scratch = std::mem::take(&mut self.scratch);
-        let text = if token.escaped {
-            scratch.clear();
-            unescape(raw, &mut scratch)?;
-            scratch.as_str()
-        } else {
-            raw
-        };
-        if let Some(new) = scrubber.scrub_field(key, opaque_data, text, tally) {
-            let mut json = String::with_capacity(new.len() + 2);
-            push_json_string(&mut json, &new);
-            self.edits.push(Edit { start: token.start, end: token.end, json });
-        }
-        self.scratch = scratch;
-        Some(())
-    }
-}
-
-/// Decodes the inside of a JSON string literal; `None` on a bad escape or unpaired surrogate
-/// (which serde_json would also reject when parsing into a `Value`).
-fn unescape(raw: &str, out: &mut String) -> Option<()> {
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let decoded = match chars.next()? {
-            '"' => '"',
-            '\\' => '\\',
-            '/' => '/',
-            'b' => '\u{8}',
-            'f' => '\u{c}',
-            'n' => '\n',
-            'r' => '\r',
-            't' => '\t',
-            'u' => {
-                let high = hex4(&mut chars)?;
-                let code = match high {
-                    0xD800..=0xDBFF => {
-                        if chars.next()? != '\\' || chars.next()? != 'u' {
-                            return None;
-                        }
-                        let low = hex4(&mut chars)?;
-                        if !(0xDC00..=0xDFFF).contains(&low) {
-                            return None;
-                        }
-                        0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    0xDC00..=0xDFFF => return None,
-                    _ => high,
-                };
-                char::from_u32(code)?
-            }
-            _ => return None,
-        };
-        out.push(decoded);
-    }
-    Some(())
-}
-
-fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
-    let mut value = 0;
-    for _ in 0..4 {
-        value = value * 16 + chars.next()?.to_digit(16)?;
-    }
-    Some(value)
-}
-
-/// Appends `s` as a JSON string literal (quotes included).
-fn push_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -194,3 +194,26 @@ fn an_empty_body_gets_no_scrub_or_strip_decision() {
     assert!(applied.record.is_empty(), "{:?}", applied.record);
     assert!(matches!(applied.verdict, Verdict::Forward { modified: false, .. }));
 }
+
+#[test]
+fn a_pii_hook_forwards_a_body_that_is_not_json_untouched() {
+    let p = policy(&[hook("scrub", HookKind::Pii)]);
+    let (headers, subject) = (HeaderMap::new(), alice());
+    let req = RequestInfo { provider: "openai", method: "POST", path: "/v1/chat/completions", headers: &headers };
+    for body in [
+        &b"mail alice@example.com"[..],
+        br#"{"text": "alice@example.com"} trailing"#,
+        br#"{"text": "\ud800 alice@example.com"}"#,
+    ] {
+        let plan = p.plan(&subject, &headers, "openai").expect("the hook matches everyone");
+        let applied = block_on(p.apply(plan, &subject, &req, Bytes::copy_from_slice(body)));
+        let Verdict::Forward { body: sent, modified, .. } = applied.verdict else { panic!("nothing refuses it") };
+        assert!(!modified, "{}", String::from_utf8_lossy(body));
+        assert_eq!(&sent[..], body, "sent as it came");
+        assert_eq!(&applied.stored[..], body, "recorded as it came");
+        let decision = &applied.record.hooks[0];
+        assert_eq!(decision.action, "allow");
+        assert_eq!(decision.reason.as_deref(), Some("body is not JSON; nothing scrubbed"));
+        assert!(decision.replaced.is_empty());
+    }
+}
