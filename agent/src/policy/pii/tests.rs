@@ -954,13 +954,9 @@ proptest! {
         };
         prop_assert!(!out.findings.is_empty());
         let parsed: Value = serde_json::from_slice(&body).expect("scrubbed body parses");
-        // serde_json's default float parsing does not always round-trip, so a number may move by
-        // one ulp through a parse. Compare with the input put through the same parse, serialise,
-        // parse as the scrubbed body: its numbers moved the same way.
-        let original: Value = serde_json::from_slice(&raw).expect("input parses");
-        let original: Value =
-            serde_json::from_slice(&serde_json::to_vec(&original).expect("serialise")).expect("parses");
-        prop_assert!(same_shape(&original, &parsed), "{} -> {}", String::from_utf8_lossy(&raw), String::from_utf8_lossy(&body));
+        // Numbers come back exactly (serde_json's float_roundtrip): a scrubbed request never
+        // changes a client's temperature or top_p by an ulp.
+        prop_assert!(same_shape(&v, &parsed), "{} -> {}", String::from_utf8_lossy(&raw), String::from_utf8_lossy(&body));
         // Scrubbing again finds nothing: placeholders stay as they are.
         let again = scrub_body(s, &body).expect("json");
         prop_assert_eq!(again.body, None);
