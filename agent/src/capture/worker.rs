@@ -4,7 +4,6 @@
 use std::{
     collections::{HashMap, HashSet},
     io::Write,
-    mem,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -23,6 +22,7 @@ use super::{
     buffer::BodyBuf,
     chunk::{self, ChunkId},
     cost::Pricing,
+    queue::{Idle, Queue},
     redact::Redactor,
     sse::SseParser,
     usage::{self, ApiKind, ResponseBody},
@@ -48,9 +48,10 @@ pub struct People {
 /// bodies are bounded by the in-flight budget (`[capture] max_inflight_mb`), so the
 /// queue can be deep: a burst then truncates bodies before it ever drops records.
 const QUEUE: usize = 65_536;
-/// How long the worker sleeps when the queue is empty. Producers never wake it: a
-/// wake-up is a futex syscall on the request path, a short poll costs nothing there.
-const IDLE_POLL: Duration = Duration::from_millis(5);
+/// How the worker waits for exchanges. While traffic flows it polls, so producers never
+/// wake it (a wake-up is a futex syscall on the request path); after 100 ms without
+/// work it parks, and the next exchange wakes it once.
+const IDLE: Idle = Idle { poll: Duration::from_millis(5), polls_before_park: 20 };
 /// Chunk ids remembered as already stored, so repeats skip compression.
 const KNOWN_CHUNKS: usize = 200_000;
 
@@ -122,7 +123,7 @@ enum Msg {
 /// Handle for the proxy: submit exchanges without waiting.
 #[derive(Clone)]
 pub struct Capturer {
-    queue: Arc<Mutex<Vec<Msg>>>,
+    queue: Arc<Queue<Msg>>,
     dropped: Arc<AtomicU64>,
     unpriced: Arc<AtomicU64>,
 }
@@ -136,7 +137,7 @@ impl Capturer {
         chunks_removed: bool,
         writer: store::Writer,
     ) -> Self {
-        let queue = Arc::new(Mutex::new(Vec::with_capacity(1024)));
+        let queue = Arc::new(Queue::new(QUEUE));
         let rx = queue.clone();
         let unpriced = Arc::new(AtomicU64::new(0));
         let worker = Worker {
@@ -164,14 +165,10 @@ impl Capturer {
 
     /// Hands an exchange over; a full queue drops it, counted and logged.
     pub fn submit(&self, exchange: Exchange) {
-        let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if queue.len() >= QUEUE {
-            drop(queue);
+        if self.queue.push(Msg::Exchange(Box::new(exchange))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             warn!(message = "Capture queue full; record dropped.");
-            return;
         }
-        queue.push(Msg::Exchange(Box::new(exchange)));
     }
 
     pub fn dropped(&self) -> u64 {
@@ -186,7 +183,7 @@ impl Capturer {
     /// Waits until every exchange submitted so far is processed and committed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Msg::Flush(done));
+        self.queue.push_always(Msg::Flush(done));
         let _ = wait.await;
     }
 }
@@ -208,14 +205,10 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, queue: &Mutex<Vec<Msg>>) {
-        let mut batch = Vec::with_capacity(1024);
+    fn run(mut self, queue: &Queue<Msg>) {
+        let mut batch = Vec::new();
         loop {
-            mem::swap(&mut batch, &mut *queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            if batch.is_empty() {
-                thread::sleep(IDLE_POLL);
-                continue;
-            }
+            queue.take(&mut batch, IDLE);
             for msg in batch.drain(..) {
                 match msg {
                     Msg::Exchange(exchange) => {
