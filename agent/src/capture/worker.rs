@@ -215,7 +215,7 @@ impl Worker {
                         let captured = self.process(*exchange);
                         self.writer.submit(captured);
                     }
-                    Msg::Flush(done) => self.writer.flush_blocking(done),
+                    Msg::Flush(done) => self.writer.flush_then(done),
                 }
             }
         }
