@@ -52,8 +52,9 @@ const QUEUE: usize = 65_536;
 /// wake it (a wake-up is a futex syscall on the request path); after 100 ms without
 /// work it parks, and the next exchange wakes it once.
 const IDLE: Idle = Idle { poll: Duration::from_millis(5), polls_before_park: 20 };
-/// Chunk ids remembered as already stored, so repeats skip compression.
-const KNOWN_CHUNKS: usize = 200_000;
+/// Chunk ids remembered as already stored, so repeats skip compression: two generations
+/// of up to this many, the older forgotten when the newer is full (about 2 MiB each).
+const KNOWN_GENERATION: usize = 50_000;
 
 /// One finished request/response exchange, as the proxy saw it.
 pub struct Exchange {
@@ -144,7 +145,7 @@ impl Capturer {
             redactor,
             pricing,
             writer,
-            known: HashSet::new(),
+            known: Known::default(),
             unpriced: unpriced.clone(),
             sessions: SessionTracker::new(people.session_gap),
             people,
@@ -192,7 +193,7 @@ struct Worker {
     redactor: Redactor,
     pricing: Pricing,
     writer: store::Writer,
-    known: HashSet<ChunkId>,
+    known: Known,
     unpriced: Arc<AtomicU64>,
     people: People,
     sessions: SessionTracker,
@@ -404,15 +405,34 @@ impl Worker {
             .into_iter()
             .map(|piece| {
                 let id = chunk::id(piece);
-                let deflated = if self.known.contains(&id) { None } else { Some(deflate(piece)) };
-                if self.known.len() >= KNOWN_CHUNKS {
-                    self.known.clear();
-                }
-                self.known.insert(id);
+                let deflated = if self.known.remember(id) { None } else { Some(deflate(piece)) };
                 let raw = (deflated.is_none() && self.chunks_removed).then(|| body.slice_ref(piece));
                 ChunkRef { id, deflated, len: piece.len(), raw }
             })
             .collect()
+    }
+}
+
+/// Chunk ids believed stored, in two generations so that memory stays bounded while the
+/// most recently seen ids are kept.
+#[derive(Default)]
+struct Known {
+    new: HashSet<ChunkId>,
+    old: HashSet<ChunkId>,
+}
+
+impl Known {
+    /// Whether `id` was known; it is remembered as recently seen either way.
+    fn remember(&mut self, id: ChunkId) -> bool {
+        if self.new.contains(&id) {
+            return true;
+        }
+        let known = self.old.remove(&id);
+        if self.new.len() >= KNOWN_GENERATION {
+            self.old = std::mem::take(&mut self.new);
+        }
+        self.new.insert(id);
+        known
     }
 }
 
@@ -427,4 +447,32 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
         error!(message = "Compression failed.", error = %e);
     }
     encoder.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KNOWN_GENERATION, Known};
+
+    fn id(n: usize) -> [u8; 32] {
+        let mut id = [0; 32];
+        id[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        id
+    }
+
+    #[test]
+    fn known_chunks_keep_the_recent_generation_and_stay_bounded() {
+        let mut known = Known::default();
+        assert!(!known.remember(id(0)));
+        assert!(known.remember(id(0)));
+        for n in 1..KNOWN_GENERATION * 3 {
+            known.remember(id(n));
+            // A chunk that keeps coming back (a system prompt) is never forgotten.
+            if n % 1000 == 0 {
+                assert!(known.remember(id(0)), "at {n}");
+            }
+        }
+        assert!(known.new.len() + known.old.len() <= 2 * KNOWN_GENERATION);
+        assert!(known.remember(id(KNOWN_GENERATION * 3 - 1)), "the newest are known");
+        assert!(!known.remember(id(1)), "the oldest are forgotten");
+    }
 }
