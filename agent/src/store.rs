@@ -148,6 +148,8 @@ pub struct Writer {
     tx: Sender<Msg>,
     /// Records sent but not yet taken by the writer thread, held under QUEUE.
     queued: Arc<AtomicUsize>,
+    /// Records taken by the writer thread and not yet committed.
+    held: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -159,6 +161,8 @@ impl Writer {
         let (tx, rx) = mpsc::channel::<Msg>();
         let queued = Arc::new(AtomicUsize::new(0));
         let inbox = Inbox { rx, queued: queued.clone() };
+        let held_count = Arc::new(AtomicUsize::new(0));
+        let held_seen = held_count.clone();
         thread::Builder::new()
             .name("glassbox-store".into())
             .spawn(move || {
@@ -168,7 +172,9 @@ impl Writer {
                 let mut failures = 0u32;
                 loop {
                     let open = inbox.gather(&mut held, &mut waiting, GROUP_WINDOW);
+                    held_seen.store(held.len(), Ordering::Relaxed);
                     failures = commit_held(&mut conn, &mut held, &key, &mut chain, &checkpoint, failures);
+                    held_seen.store(held.len(), Ordering::Relaxed);
                     // Flushes are answered once everything is committed; while the disk
                     // refuses, after a few tries, so a stopping agent is not held forever.
                     if held.is_empty() || failures >= FLUSH_GIVE_UP {
@@ -188,7 +194,7 @@ impl Writer {
                 }
             })
             .expect("spawn store thread");
-        Ok(Self { tx, queued, dropped: Arc::default() })
+        Ok(Self { tx, queued, held: held_count, dropped: Arc::default() })
     }
 
     /// Hands a record over without waiting; a full queue drops it, counted and logged.
@@ -217,6 +223,11 @@ impl Writer {
     /// Records dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records submitted and not yet committed (nor dropped).
+    pub fn backlog(&self) -> usize {
+        self.queued.load(Ordering::Relaxed) + self.held.load(Ordering::Relaxed)
     }
 }
 

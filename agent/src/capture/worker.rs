@@ -55,6 +55,10 @@ const IDLE: Idle = Idle { poll: Duration::from_millis(5), polls_before_park: 20 
 /// Chunk ids remembered as already stored, so repeats skip compression: two generations
 /// of up to this many, the older forgotten when the newer is full (about 2 MiB each).
 const KNOWN_GENERATION: usize = 50_000;
+/// A backlog this deep (exchanges waiting for this worker, or records for the store)
+/// makes a burst; once both are short again, the memory the burst freed is given back.
+const BURST: usize = 1024;
+const DRAINED: usize = 16;
 
 /// One finished request/response exchange, as the proxy saw it.
 pub struct Exchange {
@@ -208,8 +212,14 @@ struct Worker {
 impl Worker {
     fn run(mut self, queue: &Queue<Msg>) {
         let mut batch = Vec::new();
+        let mut burst = false;
         loop {
             queue.take(&mut batch, IDLE);
+            if burst && batch.len() < DRAINED && self.writer.backlog() < DRAINED {
+                burst = false;
+                release_freed_memory();
+            }
+            burst |= batch.len() >= BURST || self.writer.backlog() >= BURST;
             for msg in batch.drain(..) {
                 match msg {
                     Msg::Exchange(exchange) => {
@@ -433,6 +443,19 @@ impl Known {
         }
         self.new.insert(id);
         known
+    }
+}
+
+/// Gives the heap memory freed after a burst back to the system. glibc keeps freed
+/// memory in its arenas (the queued exchanges were allocated on the proxy threads and
+/// freed here), so without this the agent stays at its peak size after one burst.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    {
+        let started = std::time::Instant::now();
+        // SAFETY: malloc_trim only returns free memory of the allocator to the system.
+        unsafe { libc::malloc_trim(0) };
+        tracing::debug!(message = "Returned freed memory after a burst.", micros = started.elapsed().as_micros());
     }
 }
 

@@ -103,6 +103,7 @@ fn grouped_records_form_one_verifiable_chain() {
     let (done, wait) = oneshot::channel();
     writer.flush_then(done);
     wait.blocking_recv().expect("the flush is answered");
+    assert_eq!(writer.backlog(), 0, "everything flushed is committed");
 
     let links = links(&db).unwrap();
     assert_eq!(links.iter().map(|l| l.link.seq).collect::<Vec<_>>(), (1..=40).collect::<Vec<_>>());
