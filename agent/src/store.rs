@@ -1,18 +1,21 @@
 //! SQLite storage of records: one writer thread fed by a bounded channel, grouped commits,
-//! WAL so `glassbox requests` can read while the agent writes. A commit that fails (a
-//! full disk) keeps its records in memory and retries every second, in order.
+//! WAL so `glassbox requests` can read while the agent writes. Records that arrive
+//! within a short window share a transaction, so a low rate does not pay a commit per
+//! record; a flush ends the window at once. A commit that fails (a full disk) keeps its
+//! records in memory and retries every second, in order.
 use std::{
     path::{Path, PathBuf},
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError},
     },
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use rusqlite::{Connection, OpenFlags, params};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::{error, warn};
 
 use std::io::Read as _;
@@ -28,6 +31,10 @@ use crate::{
 pub const QUEUE: usize = 65_536;
 /// Records grouped into one transaction at most.
 const BATCH: usize = 512;
+/// How long the first record of a group waits for others to share its commit. Each
+/// commit writes the pages it touched to the WAL and re-signs the checkpoint, whatever
+/// the number of records in it.
+const GROUP_WINDOW: Duration = Duration::from_millis(20);
 /// Records held in memory while commits fail (a full disk); past this the queue fills
 /// and new records are dropped and counted.
 const HELD_MAX: usize = 100_000;
@@ -138,7 +145,11 @@ enum Msg {
 /// The handle the request path uses to hand records to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
-    tx: mpsc::Sender<Msg>,
+    tx: Sender<Msg>,
+    /// Records sent but not yet taken by the writer thread, held under QUEUE.
+    queued: Arc<AtomicUsize>,
+    /// Records taken by the writer thread and not yet committed.
+    held: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -147,7 +158,11 @@ impl Writer {
     /// signed head of the chain is written to `checkpoint`.
     pub fn spawn(mut conn: Connection, key: DeviceKey, checkpoint: PathBuf) -> Result<Self, StoreError> {
         let mut chain = Chain::resume(resume_point(&conn, &key, &checkpoint)?);
-        let (tx, mut rx) = mpsc::channel::<Msg>(QUEUE);
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let inbox = Inbox { rx, queued: queued.clone() };
+        let held_count = Arc::new(AtomicUsize::new(0));
+        let held_seen = held_count.clone();
         thread::Builder::new()
             .name("glassbox-store".into())
             .spawn(move || {
@@ -155,25 +170,11 @@ impl Writer {
                 let mut held: Vec<Captured> = Vec::with_capacity(BATCH);
                 let mut waiting = Vec::new();
                 let mut failures = 0u32;
-                let take = |msg: Msg, held: &mut Vec<Captured>, waiting: &mut Vec<oneshot::Sender<()>>| match msg {
-                    Msg::Record(captured) => held.push(*captured),
-                    Msg::Flush(done) => waiting.push(done),
-                };
                 loop {
-                    // Block for work when nothing is held; while commits fail, keep taking
-                    // records up to HELD_MAX (past it the queue fills and drops, counted).
-                    if held.is_empty() {
-                        match rx.blocking_recv() {
-                            Some(msg) => take(msg, &mut held, &mut waiting),
-                            None => break,
-                        }
-                    }
-                    while held.len() < HELD_MAX
-                        && let Ok(msg) = rx.try_recv()
-                    {
-                        take(msg, &mut held, &mut waiting);
-                    }
+                    let open = inbox.gather(&mut held, &mut waiting, GROUP_WINDOW);
+                    held_seen.store(held.len(), Ordering::Relaxed);
                     failures = commit_held(&mut conn, &mut held, &key, &mut chain, &checkpoint, failures);
+                    held_seen.store(held.len(), Ordering::Relaxed);
                     // Flushes are answered once everything is committed; while the disk
                     // refuses, after a few tries, so a stopping agent is not held forever.
                     if held.is_empty() || failures >= FLUSH_GIVE_UP {
@@ -181,24 +182,26 @@ impl Writer {
                             let _ = done.send(());
                         }
                     }
-                    if !held.is_empty() {
+                    if held.is_empty() {
+                        if !open {
+                            break;
+                        }
+                        // A burst may have grown it far beyond one group.
+                        held.shrink_to(BATCH);
+                    } else {
                         thread::sleep(RETRY);
                     }
                 }
-                if !held.is_empty() {
-                    error!(
-                        message = "Stopping with records that could not be written; they are lost.",
-                        count = held.len()
-                    );
-                }
             })
             .expect("spawn store thread");
-        Ok(Self { tx, dropped: Arc::default() })
+        Ok(Self { tx, queued, held: held_count, dropped: Arc::default() })
     }
 
     /// Hands a record over without waiting; a full queue drops it, counted and logged.
     pub fn submit(&self, captured: Captured) {
-        if self.tx.try_send(Msg::Record(Box::new(captured))).is_err() {
+        let full = self.queued.fetch_add(1, Ordering::Relaxed) >= QUEUE;
+        if full || self.tx.send(Msg::Record(Box::new(captured))).is_err() {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             warn!(message = "Record queue full; record dropped.");
         }
@@ -207,19 +210,74 @@ impl Writer {
     /// Waits until every record submitted so far is committed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
+        self.flush_then(done);
+        let _ = wait.await;
     }
 
-    /// From a plain thread: has `done` answered once everything queued so far is committed.
-    pub fn flush_blocking(&self, done: oneshot::Sender<()>) {
-        let _ = self.tx.blocking_send(Msg::Flush(done));
+    /// Has `done` answered once everything submitted so far is committed (never waits).
+    pub fn flush_then(&self, done: oneshot::Sender<()>) {
+        // A flush is never refused for a full queue: the channel itself is unbounded.
+        let _ = self.tx.send(Msg::Flush(done));
     }
 
     /// Records dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Records submitted and not yet committed (nor dropped).
+    pub fn backlog(&self) -> usize {
+        self.queued.load(Ordering::Relaxed) + self.held.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer thread's end of the channel.
+struct Inbox {
+    rx: Receiver<Msg>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Inbox {
+    /// Gathers the next group of records and flush requests. With nothing held it
+    /// blocks for a message; after the first record it waits up to `window` for more,
+    /// until BATCH records are held or a flush asks for everything now; then it takes
+    /// whatever else is already queued, up to HELD_MAX (while commits fail, the rest
+    /// stays queued, and past QUEUE new records are dropped and counted). Returns false
+    /// once every `Writer` is gone and the channel is empty.
+    fn gather(&self, held: &mut Vec<Captured>, waiting: &mut Vec<oneshot::Sender<()>>, window: Duration) -> bool {
+        if held.is_empty() && waiting.is_empty() {
+            match self.rx.recv() {
+                Ok(msg) => self.take(msg, held, waiting),
+                Err(_) => return false,
+            }
+        }
+        let deadline = Instant::now() + window;
+        while held.len() < BATCH && waiting.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(msg) => self.take(msg, held, waiting),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+        while held.len() < HELD_MAX {
+            match self.rx.try_recv() {
+                Ok(msg) => self.take(msg, held, waiting),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+        true
+    }
+
+    fn take(&self, msg: Msg, held: &mut Vec<Captured>, waiting: &mut Vec<oneshot::Sender<()>>) {
+        match msg {
+            Msg::Record(captured) => {
+                self.queued.fetch_sub(1, Ordering::Relaxed);
+                held.push(*captured);
+            }
+            Msg::Flush(done) => waiting.push(done),
+        }
     }
 }
 
@@ -589,3 +647,6 @@ fn reassemble(conn: &Connection, record: i64, ids: &[u8]) -> Result<Vec<u8>, Sto
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,6 @@
 use std::{
     collections::{HashMap, HashSet},
     io::Write,
-    mem,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -23,6 +22,7 @@ use super::{
     buffer::BodyBuf,
     chunk::{self, ChunkId},
     cost::Pricing,
+    queue::{Idle, Queue},
     redact::Redactor,
     sse::SseParser,
     usage::{self, ApiKind, ResponseBody},
@@ -48,11 +48,17 @@ pub struct People {
 /// bodies are bounded by the in-flight budget (`[capture] max_inflight_mb`), so the
 /// queue can be deep: a burst then truncates bodies before it ever drops records.
 const QUEUE: usize = 65_536;
-/// How long the worker sleeps when the queue is empty. Producers never wake it: a
-/// wake-up is a futex syscall on the request path, a short poll costs nothing there.
-const IDLE_POLL: Duration = Duration::from_millis(5);
-/// Chunk ids remembered as already stored, so repeats skip compression.
-const KNOWN_CHUNKS: usize = 200_000;
+/// How the worker waits for exchanges. While traffic flows it polls, so producers never
+/// wake it (a wake-up is a futex syscall on the request path); after 100 ms without
+/// work it parks, and the next exchange wakes it once.
+const IDLE: Idle = Idle { poll: Duration::from_millis(5), polls_before_park: 20 };
+/// Chunk ids remembered as already stored, so repeats skip compression: two generations
+/// of up to this many, the older forgotten when the newer is full (about 2 MiB each).
+const KNOWN_GENERATION: usize = 50_000;
+/// A backlog this deep (exchanges waiting for this worker, or records for the store)
+/// makes a burst; once both are short again, the memory the burst freed is given back.
+const BURST: usize = 1024;
+const DRAINED: usize = 16;
 
 /// One finished request/response exchange, as the proxy saw it.
 pub struct Exchange {
@@ -122,7 +128,7 @@ enum Msg {
 /// Handle for the proxy: submit exchanges without waiting.
 #[derive(Clone)]
 pub struct Capturer {
-    queue: Arc<Mutex<Vec<Msg>>>,
+    queue: Arc<Queue<Msg>>,
     dropped: Arc<AtomicU64>,
     unpriced: Arc<AtomicU64>,
 }
@@ -136,14 +142,14 @@ impl Capturer {
         chunks_removed: bool,
         writer: store::Writer,
     ) -> Self {
-        let queue = Arc::new(Mutex::new(Vec::with_capacity(1024)));
+        let queue = Arc::new(Queue::new(QUEUE));
         let rx = queue.clone();
         let unpriced = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             redactor,
             pricing,
             writer,
-            known: HashSet::new(),
+            known: Known::default(),
             unpriced: unpriced.clone(),
             sessions: SessionTracker::new(people.session_gap),
             people,
@@ -164,14 +170,10 @@ impl Capturer {
 
     /// Hands an exchange over; a full queue drops it, counted and logged.
     pub fn submit(&self, exchange: Exchange) {
-        let mut queue = self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if queue.len() >= QUEUE {
-            drop(queue);
+        if self.queue.push(Msg::Exchange(Box::new(exchange))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             warn!(message = "Capture queue full; record dropped.");
-            return;
         }
-        queue.push(Msg::Exchange(Box::new(exchange)));
     }
 
     pub fn dropped(&self) -> u64 {
@@ -186,7 +188,7 @@ impl Capturer {
     /// Waits until every exchange submitted so far is processed and committed.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Msg::Flush(done));
+        self.queue.push_always(Msg::Flush(done));
         let _ = wait.await;
     }
 }
@@ -195,7 +197,7 @@ struct Worker {
     redactor: Redactor,
     pricing: Pricing,
     writer: store::Writer,
-    known: HashSet<ChunkId>,
+    known: Known,
     unpriced: Arc<AtomicU64>,
     people: People,
     sessions: SessionTracker,
@@ -208,21 +210,23 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, queue: &Mutex<Vec<Msg>>) {
-        let mut batch = Vec::with_capacity(1024);
+    fn run(mut self, queue: &Queue<Msg>) {
+        let mut batch = Vec::new();
+        let mut burst = false;
         loop {
-            mem::swap(&mut batch, &mut *queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            if batch.is_empty() {
-                thread::sleep(IDLE_POLL);
-                continue;
+            queue.take(&mut batch, IDLE);
+            if burst && batch.len() < DRAINED && self.writer.backlog() < DRAINED {
+                burst = false;
+                release_freed_memory();
             }
+            burst |= batch.len() >= BURST || self.writer.backlog() >= BURST;
             for msg in batch.drain(..) {
                 match msg {
                     Msg::Exchange(exchange) => {
                         let captured = self.process(*exchange);
                         self.writer.submit(captured);
                     }
-                    Msg::Flush(done) => self.writer.flush_blocking(done),
+                    Msg::Flush(done) => self.writer.flush_then(done),
                 }
             }
         }
@@ -411,15 +415,47 @@ impl Worker {
             .into_iter()
             .map(|piece| {
                 let id = chunk::id(piece);
-                let deflated = if self.known.contains(&id) { None } else { Some(deflate(piece)) };
-                if self.known.len() >= KNOWN_CHUNKS {
-                    self.known.clear();
-                }
-                self.known.insert(id);
+                let deflated = if self.known.remember(id) { None } else { Some(deflate(piece)) };
                 let raw = (deflated.is_none() && self.chunks_removed).then(|| body.slice_ref(piece));
                 ChunkRef { id, deflated, len: piece.len(), raw }
             })
             .collect()
+    }
+}
+
+/// Chunk ids believed stored, in two generations so that memory stays bounded while the
+/// most recently seen ids are kept.
+#[derive(Default)]
+struct Known {
+    new: HashSet<ChunkId>,
+    old: HashSet<ChunkId>,
+}
+
+impl Known {
+    /// Whether `id` was known; it is remembered as recently seen either way.
+    fn remember(&mut self, id: ChunkId) -> bool {
+        if self.new.contains(&id) {
+            return true;
+        }
+        let known = self.old.remove(&id);
+        if self.new.len() >= KNOWN_GENERATION {
+            self.old = std::mem::take(&mut self.new);
+        }
+        self.new.insert(id);
+        known
+    }
+}
+
+/// Gives the heap memory freed after a burst back to the system. glibc keeps freed
+/// memory in its arenas (the queued exchanges were allocated on the proxy threads and
+/// freed here), so without this the agent stays at its peak size after one burst.
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    {
+        let started = std::time::Instant::now();
+        // SAFETY: malloc_trim only returns free memory of the allocator to the system.
+        unsafe { libc::malloc_trim(0) };
+        tracing::debug!(message = "Returned freed memory after a burst.", micros = started.elapsed().as_micros());
     }
 }
 
@@ -434,4 +470,32 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
         error!(message = "Compression failed.", error = %e);
     }
     encoder.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KNOWN_GENERATION, Known};
+
+    fn id(n: usize) -> [u8; 32] {
+        let mut id = [0; 32];
+        id[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        id
+    }
+
+    #[test]
+    fn known_chunks_keep_the_recent_generation_and_stay_bounded() {
+        let mut known = Known::default();
+        assert!(!known.remember(id(0)));
+        assert!(known.remember(id(0)));
+        for n in 1..KNOWN_GENERATION * 3 {
+            known.remember(id(n));
+            // A chunk that keeps coming back (a system prompt) is never forgotten.
+            if n % 1000 == 0 {
+                assert!(known.remember(id(0)), "at {n}");
+            }
+        }
+        assert!(known.new.len() + known.old.len() <= 2 * KNOWN_GENERATION);
+        assert!(known.remember(id(KNOWN_GENERATION * 3 - 1)), "the newest are known");
+        assert!(!known.remember(id(1)), "the oldest are forgotten");
+    }
 }
