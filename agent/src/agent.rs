@@ -99,7 +99,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let db = store::open_writer(&config.db_path())?;
     let key = DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?;
     info!(message = "Device key loaded.", public_key = %key.public_key_hex());
-    let records = store::Writer::spawn(db, key, config.checkpoint_path())?;
+    let records = store::Writer::spawn(db, key.clone(), config.checkpoint_path())?;
     let redactor =
         Redactor::load_or_create(&config.secret_path(), &config.capture.redact_headers, &config.capture.redact_params)?;
     let mut pricing = Pricing::embedded();
@@ -115,7 +115,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         info!(message = "Tailscale node found.", node = %node.name, id = %node.stable_id);
         device = device.with_tailscale(node);
     }
-    let key = DeviceKey::load_or_create(&config.device_key_path()).context("failed to load the device key")?;
     let exporter =
         export::Exporter::spawn(export::Setup::new(&config, key, &device)).context("failed to start the exporter")?;
     if config.export.enabled() {

@@ -6,6 +6,7 @@ use std::{
     io::{ErrorKind, Write},
     os::unix::fs::{OpenOptionsExt, PermissionsExt},
     path::Path,
+    sync::Arc,
 };
 
 use ring::{
@@ -16,9 +17,11 @@ use tracing::{info, warn};
 
 use super::{LedgerError, from_hex, to_hex};
 
-/// The device's signing key.
+/// The device's signing key. Clones share one key pair (the store and the exporter both
+/// sign with it; the file is read once).
+#[derive(Clone)]
 pub struct DeviceKey {
-    pair: Ed25519KeyPair,
+    pair: Arc<Ed25519KeyPair>,
 }
 
 /// An ed25519 public key: what verifies the device's signatures.
@@ -57,7 +60,7 @@ impl DeviceKey {
     /// A key from PKCS#8 v2 bytes (ours; the public key in them is checked) or v1 (as
     /// `openssl genpkey -algorithm ed25519` writes them, for keys provisioned by hand).
     pub(super) fn from_pkcs8(der: &[u8]) -> Result<Self, ()> {
-        Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map(|pair| Self { pair }).map_err(drop)
+        Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map(|pair| Self { pair: Arc::new(pair) }).map_err(drop)
     }
 
     pub fn public_key(&self) -> PublicKey {
