@@ -50,6 +50,8 @@ pub enum SendError {
     /// The connection can take no new stream (closed, or going away); nothing was sent,
     /// so the request comes back to be tried on a new connection.
     Unusable(h2::Error, Box<Request<ReqBody>>),
+    /// The connection refused the request's head: nothing was sent.
+    Refused(h2::Error),
     /// The request failed after it was handed to the connection.
     Failed(h2::Error),
 }
@@ -64,7 +66,7 @@ pub async fn send(sender: &Sender, req: Request<ReqBody>) -> Result<Response<Res
     let (parts, body) = req.into_parts();
     let end_of_stream = body.is_end_stream();
     let (response, mut stream) =
-        sender.send_request(Request::from_parts(parts, ()), end_of_stream).map_err(SendError::Failed)?;
+        sender.send_request(Request::from_parts(parts, ()), end_of_stream).map_err(SendError::Refused)?;
     match body {
         // Queued now, in the same flush as the HEADERS frame.
         ReqBody::Whole(Some(bytes)) => stream.send_data(bytes, true).map_err(SendError::Failed)?,

@@ -60,6 +60,8 @@ pub enum UpstreamError {
     },
     #[error("upstream request failed")]
     Request(#[source] hyper::Error),
+    #[error("upstream connection refused the request")]
+    H2Refused(#[source] h2::Error),
     #[error("upstream request failed")]
     H2Request(#[source] h2::Error),
     #[error("invalid upstream request")]
@@ -137,9 +139,10 @@ impl Upstream {
                             self.forget_h2(&key);
                             req = *back;
                         }
-                        Err(http2::SendError::Unusable(error, _) | http2::SendError::Failed(error)) => {
-                            return Err(UpstreamError::H2Request(error));
+                        Err(http2::SendError::Unusable(error, _) | http2::SendError::Refused(error)) => {
+                            return Err(UpstreamError::H2Refused(error));
                         }
+                        Err(http2::SendError::Failed(error)) => return Err(UpstreamError::H2Request(error)),
                     }
                 }
                 Conn::H1(mut sender) => {
