@@ -188,6 +188,13 @@ impl Writer {
                         }
                         // A burst may have grown it far beyond one group.
                         held.shrink_to(BATCH);
+                    } else if !open && failures >= FLUSH_GIVE_UP {
+                        // The agent is stopping and the disk still refuses: say what is lost.
+                        error!(
+                            message = "Stopping with records that could not be written; they are lost.",
+                            count = held.len()
+                        );
+                        break;
                     } else {
                         thread::sleep(RETRY);
                     }
