@@ -3,10 +3,14 @@
 //!
 //! ```text
 //! fake-provider [--addr 127.0.0.77:443] [--cert-dir certs] [--untrusted]
-//!               [--sse-delay-ms 20] [--threads N]
+//!               [--sse-delay-ms 20] [--threads N] [--requests-per-connection N]
 //! ```
+//!
+//! `--requests-per-connection N` ends each connection gracefully after its Nth request
+//! (h2: GOAWAY), as providers recycle connections.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +20,7 @@ use glassbox_tests::fake::{self, server};
 use tokio_rustls::TlsAcceptor;
 
 const USAGE: &str = "usage: fake-provider [--addr IP:PORT] [--cert-dir DIR] [--untrusted] \
-                     [--sse-delay-ms MS] [--threads N]";
+                     [--sse-delay-ms MS] [--threads N] [--requests-per-connection N]";
 
 struct Args {
     addr: SocketAddr,
@@ -24,6 +28,7 @@ struct Args {
     cert: CertSet,
     sse_delay: Duration,
     threads: Option<usize>,
+    requests_per_connection: Option<NonZeroUsize>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -33,6 +38,7 @@ fn parse() -> Result<Args, String> {
         cert: CertSet::Trusted,
         sse_delay: Duration::from_millis(20),
         threads: None,
+        requests_per_connection: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,6 +52,10 @@ fn parse() -> Result<Args, String> {
                 args.sse_delay = Duration::from_millis(ms);
             }
             "--threads" => args.threads = Some(value()?.parse().map_err(|e| format!("--threads: {e}"))?),
+            "--requests-per-connection" => {
+                let n = value()?.parse().map_err(|e| format!("--requests-per-connection: {e}"))?;
+                args.requests_per_connection = Some(n);
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -70,7 +80,13 @@ fn main() {
             std::process::exit(1);
         });
         eprintln!("fake-provider: listening on https://{}", args.addr);
-        let options = Arc::new(server::Options { record: None, sse_delay: args.sse_delay, routes: Vec::new() });
+        let options = Arc::new(server::Options {
+            record: None,
+            sse_delay: args.sse_delay,
+            routes: Vec::new(),
+            requests_per_connection: args.requests_per_connection,
+            ..server::Options::default()
+        });
         tokio::select! {
             () = server::serve(listener, tls, options) => {}
             _ = tokio::signal::ctrl_c() => {}

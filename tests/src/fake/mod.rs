@@ -23,7 +23,9 @@ pub mod server;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +51,8 @@ pub struct SeenRequest {
     pub body: Bytes,
     /// The SNI of the TLS connection the request came on.
     pub sni: Option<String>,
+    /// Which connection the request came on: 1 for the first the fake accepted, and so on.
+    pub connection: usize,
 }
 
 impl SeenRequest {
@@ -73,6 +77,7 @@ pub struct FakeProvider {
     sse_delay: Duration,
     routes: Vec<server::Route>,
     http1_only: bool,
+    requests_per_connection: Option<NonZeroUsize>,
 }
 
 impl Default for FakeProvider {
@@ -91,6 +96,7 @@ impl FakeProvider {
             sse_delay: Duration::from_millis(20),
             routes: Vec::new(),
             http1_only: false,
+            requests_per_connection: None,
         }
     }
 
@@ -129,6 +135,15 @@ impl FakeProvider {
         self
     }
 
+    /// Ends each connection gracefully once it has received `n` requests, as providers
+    /// recycle connections: h2 sends GOAWAY, HTTP/1.1 answers with `connection: close`.
+    /// The requests already received are answered.
+    #[must_use]
+    pub fn requests_per_connection(mut self, n: usize) -> Self {
+        self.requests_per_connection = Some(NonZeroUsize::new(n).expect("at least one request per connection"));
+        self
+    }
+
     /// Answers `method path` (the query is ignored) with `canned`, before the built-in
     /// routes; the first route registered for a method and path wins.
     #[must_use]
@@ -160,8 +175,13 @@ impl FakeProvider {
         }
         let tls = TlsAcceptor::from(config);
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let options =
-            Arc::new(server::Options { record: Some(seen.clone()), sse_delay: self.sse_delay, routes: self.routes });
+        let options = Arc::new(server::Options {
+            record: Some(seen.clone()),
+            sse_delay: self.sse_delay,
+            routes: self.routes,
+            requests_per_connection: self.requests_per_connection,
+            ..server::Options::default()
+        });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fake-provider")
@@ -171,8 +191,8 @@ impl FakeProvider {
         let listener = runtime
             .block_on(async { listen(addr) })
             .unwrap_or_else(|e| panic!("fake provider cannot listen on {addr}: {e}"));
-        runtime.spawn(server::serve(listener, tls, options));
-        FakeHandle { addr, seen, runtime: Some(runtime) }
+        runtime.spawn(server::serve(listener, tls, options.clone()));
+        FakeHandle { addr, seen, options, runtime: Some(runtime) }
     }
 }
 
@@ -190,6 +210,7 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub struct FakeHandle {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<SeenRequest>>>,
+    options: Arc<server::Options>,
     runtime: Option<Runtime>,
 }
 
@@ -210,6 +231,11 @@ impl FakeHandle {
     /// Every request seen so far, oldest first.
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// How many connections the fake has accepted (TLS handshake done).
+    pub fn connections(&self) -> usize {
+        self.options.connections.load(Ordering::Relaxed)
     }
 
     /// The exact body sent for a non-streamed chat completion.

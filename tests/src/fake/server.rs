@@ -1,9 +1,12 @@
 //! The fake provider's server: accept TCP (nodelay) → TLS → HTTP/1.1 or h2 (hyper-util
 //! auto) → route: a test's [`Canned`] routes first, then the built-in ones. Shared by the
 //! in-process [`super::FakeProvider`] and the standalone `fake-provider` binary; only the
-//! former records requests.
+//! former records requests. Either can end each connection gracefully after a number of
+//! requests (h2: GOAWAY; HTTP/1.1: `connection: close`), as providers do.
 
 use std::convert::Infallible;
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,7 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_rustls::TlsAcceptor;
 
 use super::SeenRequest;
@@ -49,6 +52,12 @@ pub struct Options {
     pub sse_delay: Duration,
     /// Answers by method and path, tried before the built-in routes; the first wins.
     pub routes: Vec<Route>,
+    /// Once a connection has received this many requests it is shut down gracefully: the
+    /// requests already received are answered, no new one is taken. `None`: never.
+    pub requests_per_connection: Option<NonZeroUsize>,
+    /// Connections accepted so far (TLS handshake done); each request records the number
+    /// of the connection it came on.
+    pub connections: AtomicUsize,
 }
 
 /// Accepts connections until the runtime is dropped. Errors of one connection (a failed
@@ -66,8 +75,37 @@ pub async fn serve(listener: TcpListener, tls: TlsAcceptor, options: Arc<Options
         tokio::spawn(async move {
             let Ok(stream) = tls.accept(tcp).await else { return };
             let sni: Option<Arc<str>> = stream.get_ref().1.server_name().map(Arc::from);
-            let service = service_fn(move |req| handle(req, options.clone(), sni.clone()));
-            let _ = auto::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+            let connection = options.connections.fetch_add(1, Ordering::Relaxed) + 1;
+            let limit = options.requests_per_connection;
+            let received = AtomicUsize::new(0);
+            let (enough, closing) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+            let service = service_fn({
+                let (enough, closing) = (enough.clone(), closing.clone());
+                move |req| {
+                    let last = limit.is_some_and(|l| received.fetch_add(1, Ordering::Relaxed) + 1 == l.get());
+                    let (options, sni, enough, closing) =
+                        (options.clone(), sni.clone(), enough.clone(), closing.clone());
+                    async move {
+                        if last {
+                            // Answered once the connection is closing: the GOAWAY leaves first.
+                            enough.notify_one();
+                            closing.notified().await;
+                        }
+                        handle(req, options, sni, connection).await
+                    }
+                }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let serving = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(serving);
+            tokio::select! {
+                _ = serving.as_mut() => return,
+                () = enough.notified() => {}
+            }
+            // Queues GOAWAY (h2) or ends keep-alive (HTTP/1.1); what was taken is answered.
+            serving.as_mut().graceful_shutdown();
+            closing.notify_one();
+            let _ = serving.await;
         });
     }
 }
@@ -76,6 +114,7 @@ async fn handle(
     req: Request<Incoming>,
     options: Arc<Options>,
     sni: Option<Arc<str>>,
+    connection: usize,
 ) -> Result<Response<FakeBody>, Infallible> {
     let (parts, body) = req.into_parts();
     // A client that vanishes mid-body leaves what arrived; the route then decides.
@@ -88,6 +127,7 @@ async fn handle(
         headers: parts.headers,
         body,
         sni: sni.as_deref().map(str::to_owned),
+        connection,
     };
     let response = match own {
         Some(r) => serve_canned(&(r.answer)(&seen), options.sse_delay),
