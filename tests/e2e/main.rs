@@ -30,5 +30,6 @@ mod s3_harness;
 mod sdk;
 mod sdk_usage;
 mod sessions;
+mod upstream;
 mod usage;
 mod world;
