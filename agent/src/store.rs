@@ -288,9 +288,10 @@ impl Inbox {
     }
 }
 
-/// Commits the held records in transactions of up to BATCH, in order, removing each
-/// committed group; stops at the first failure (the records stay held, the chain is
-/// put back) and returns the number of failures in a row.
+/// Commits the held records in transactions of up to BATCH, in order, signs the new head
+/// into the checkpoint, then removes the committed records (at once: a backlog can hold many groups, and removing each group from
+/// the front would move all the rest every time); stops at the first failure (those
+/// records stay held, the chain is put back) and returns the number of failures in a row.
 fn commit_held(
     conn: &mut Connection,
     held: &mut Vec<Captured>,
@@ -299,13 +300,12 @@ fn commit_held(
     checkpoint: &Path,
     mut failures: u32,
 ) -> u32 {
-    while !held.is_empty() {
-        let n = held.len().min(BATCH);
+    let mut committed = 0;
+    for group in held.chunks(BATCH) {
         let before = *chain;
-        match insert(conn, &held[..n], key, chain) {
+        match insert(conn, group, key, chain) {
             Ok(()) => {
-                write_checkpoint(checkpoint, key, chain);
-                held.drain(..n);
+                committed += group.len();
                 if failures > 0 {
                     warn!(message = "Records are written again.", after_failures = failures);
                 }
@@ -316,11 +316,15 @@ fn commit_held(
                 failures += 1;
                 // Once, then every minute: the disk may stay full for a while.
                 if failures == 1 || failures.is_multiple_of(60) {
-                    error!(message = "Failed to write records; holding them and retrying.", held = held.len(), failures, error = %crate::error_chain(&e));
+                    error!(message = "Failed to write records; holding them and retrying.", held = held.len() - committed, failures, error = %crate::error_chain(&e));
                 }
                 break;
             }
         }
+    }
+    if committed > 0 {
+        write_checkpoint(checkpoint, key, chain);
+        held.drain(..committed);
     }
     failures
 }
@@ -380,7 +384,7 @@ fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mu
                 u.cache_creation_tokens,
                 u.reasoning_tokens,
                 r.cost_usd,
-                String::from_utf8_lossy(&canonical),
+                std::str::from_utf8(&canonical).map_err(|e| StoreError::Corrupt(0, e.to_string()))?,
                 ids.request,
                 ids.response,
                 ids.upstream
@@ -420,12 +424,9 @@ impl BodyIds {
 /// The bytes a record is signed as: its JSON without the row id, plus the ids of its
 /// body chunks (so the bodies are covered too), canonicalised.
 fn canonical_record(record: &Record, ids: &BodyIds) -> Result<Vec<u8>, StoreError> {
-    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Corrupt(0, e.to_string()))?;
-    if let Some(object) = value.as_object_mut() {
-        object.remove("id");
-        object.insert("body_chunks".to_owned(), ids.to_json());
-    }
-    Ok(ledger::canonical(&value))
+    let chunks = ids.to_json();
+    ledger::canonical_object(record, &["id"], &[("body_chunks", &chunks)])
+        .map_err(|e| StoreError::Corrupt(0, e.to_string()))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
