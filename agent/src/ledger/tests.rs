@@ -90,6 +90,43 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// The rule of the module doc written the plain way, over a built `Value`: the oracle
+/// the serializer in `canonical` is checked against.
+fn reference(value: &Value) -> Vec<u8> {
+    fn write(out: &mut Vec<u8>, value: &Value) {
+        match value {
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write(out, item);
+                }
+                out.push(b']');
+            }
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
+                out.push(b'{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    serde_json::to_writer(&mut *out, key).unwrap();
+                    out.push(b':');
+                    write(out, item);
+                }
+                out.push(b'}');
+            }
+            scalar => serde_json::to_writer(&mut *out, scalar).unwrap(),
+        }
+    }
+    let mut out = Vec::new();
+    write(&mut out, value);
+    out
+}
+
 proptest! {
     #[test]
     fn canonical_bytes_are_a_fixed_point(record in json_value()) {
@@ -98,6 +135,82 @@ proptest! {
         let again: Value = serde_json::from_slice(&bytes).unwrap();
         prop_assert_eq!(canonical(&again), bytes);
     }
+
+    #[test]
+    fn canonical_bytes_follow_the_rule(record in json_value()) {
+        prop_assert_eq!(canonical(&record), reference(&record));
+    }
+}
+
+/// A record with the optional parts filled: CI, tool calls, a provider error, policy with
+/// its maps and quota, on top of a real record's process, identity and headers.
+fn full_record() -> crate::record::Record {
+    use crate::{
+        capture::usage::{ProviderError, ToolCall},
+        identity::CiContext,
+        policy::audit::{HookDecision, PolicyRecord, QuotaRecord},
+    };
+    let mut record: crate::record::Record =
+        serde_json::from_str(include_str!("../../examples/fixtures/record.json")).unwrap();
+    record.id = 42;
+    record.ci = Some(CiContext {
+        system: "github_actions".into(),
+        repository: Some("acme/app".into()),
+        run_id: Some("77".into()),
+        ..CiContext::default()
+    });
+    record.detail.tool_calls = vec![
+        ToolCall { id: Some("toolu_1".into()), name: "Bash".into(), arguments: r#"{"cmd":"ls"}"#.into() },
+        ToolCall { id: None, name: "Read".into(), arguments: String::new() },
+    ];
+    record.detail.tools_declared = vec!["Bash".into(), "Read".into()];
+    record.detail.provider_error =
+        Some(ProviderError { kind: Some("overloaded_error".into()), message: Some("try \"again\"\n".into()) });
+    record.policy = Some(PolicyRecord {
+        hooks: vec![HookDecision {
+            hook: "pii".into(),
+            kind: "pii".into(),
+            action: "modified".into(),
+            replaced: [("email".to_owned(), 2), ("card".to_owned(), 1)].into(),
+            elapsed_ms: 0.125,
+            ..HookDecision::default()
+        }],
+        body_modified: true,
+        quota: Some(QuotaRecord { estimate_tokens: 900, estimate_usd: Some(0.0125), ..QuotaRecord::default() }),
+        ..PolicyRecord::default()
+    });
+    record.cost_usd = Some(0.000_058_949_999_999_999_996);
+    record
+}
+
+#[test]
+fn a_record_has_the_bytes_of_its_sorted_json() {
+    let record = full_record();
+    let chunks = json!({"request": "ab".repeat(32), "response": "cd".repeat(64)});
+    let mut value = serde_json::to_value(&record).unwrap();
+    let object = value.as_object_mut().unwrap();
+    object.remove("id");
+    object.insert("body_chunks".into(), chunks.clone());
+    let bytes = canonical_object(&record, &["id"], &[("body_chunks", &chunks)]).unwrap();
+    assert_eq!(String::from_utf8(bytes.clone()).unwrap(), String::from_utf8(reference(&value)).unwrap());
+    assert!(!String::from_utf8(bytes).unwrap().contains("\"id\":42"), "the row id is left out");
+    // The parts this test fills are in the bytes compared.
+    assert_eq!(value["ci"]["repository"], "acme/app", "{value:#}");
+    assert_eq!(value["tool_calls"].as_array().map(Vec::len), Some(2), "{value:#}");
+    assert_eq!(value["policy"]["hooks"][0]["replaced"]["email"], 2, "{value:#}");
+}
+
+#[test]
+fn canonical_object_refuses_what_is_not_an_object() {
+    let extra = json!(1);
+    for value in [json!([1, 2]), json!("s"), json!(null)] {
+        assert!(matches!(canonical_object(&value, &[], &[("x", &extra)]), Err(CanonicalError::NotAnObject)));
+    }
+    // A key given twice counts once, with its last value, as a map built the same way.
+    let mut map = serde_json::Map::new();
+    map.insert("a".into(), json!(1));
+    let bytes = canonical_object(&Value::Object(map), &[], &[("a", &extra), ("b", &json!(2))]).unwrap();
+    assert_eq!(bytes, br#"{"a":1,"b":2}"#);
 }
 
 // ---- hex ----
