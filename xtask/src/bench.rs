@@ -169,9 +169,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut results = measure(&mut stack, &plan)?;
     drop(stack);
     eprintln!("bench: policy hooks, in process");
-    let policy_bench = bins_policy_bench();
+    let policy_bench = example("policy_bench");
     results.policy = cmd::output(stack::path_str(&policy_bench)?, &[])
         .ok_or_else(|| format!("{} failed", policy_bench.display()))?;
+    eprintln!("bench: recording, in process");
+    let store_bench = example("store_bench");
+    results.store =
+        cmd::output(stack::path_str(&store_bench)?, &[]).ok_or_else(|| format!("{} failed", store_bench.display()))?;
     machine.load_after = machine::load_average();
     results.machine = machine;
     let out = cmd::workspace_root().join("BENCH.md");
@@ -197,7 +201,9 @@ fn prepare() -> Result<Bins, String> {
     )?;
     cmd::run("cargo", &["build", "--release", "--package", "glassbox", "--bins"])?;
     cmd::run("cargo", &["build", "--release", "--package", "glassbox-tests", "--bins"])?;
-    cmd::run("cargo", &["build", "--release", "--package", "glassbox", "--example", "policy_bench"])?;
+    for name in ["policy_bench", "store_bench"] {
+        cmd::run("cargo", &["build", "--release", "--package", "glassbox", "--example", name])?;
+    }
     let release = cmd::target_dir().join("release");
     Ok(Bins {
         glassbox: release.join("glassbox"),
@@ -207,9 +213,10 @@ fn prepare() -> Result<Bins, String> {
     })
 }
 
-/// The in-process benchmark of the built-in hooks (agent/examples/policy_bench.rs).
-fn bins_policy_bench() -> PathBuf {
-    cmd::target_dir().join("release/examples/policy_bench")
+/// An in-process benchmark built from agent/examples/: the built-in hooks
+/// (`policy_bench`) and the record writer (`store_bench`).
+fn example(name: &str) -> PathBuf {
+    cmd::target_dir().join("release/examples").join(name)
 }
 
 /// oha on PATH, else in cargo's bin directory (root's PATH under sudo often lacks it).

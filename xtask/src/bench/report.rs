@@ -25,6 +25,8 @@ pub struct Results {
     pub glassbox: Counters,
     /// The policy hook table printed by agent/examples/policy_bench.rs.
     pub policy: String,
+    /// The recording cost table printed by agent/examples/store_bench.rs.
+    pub store: String,
     pub machine: Machine,
 }
 
@@ -88,6 +90,7 @@ pub fn render(plan: &Plan, results: &Results, previous: &str) -> String {
     summary(&mut out, plan, results);
     goals(&mut out, results);
     policy(&mut out, results);
+    store(&mut out, results);
     method(&mut out, plan, results);
     raw(&mut out, results);
     let notes = previous.find(NOTES_MARKER).map_or(NOTES_MARKER, |at| previous[at..].trim_end());
@@ -205,6 +208,20 @@ fn policy(out: &mut String, r: &Results) {
          per request on one core (agent/examples/policy_bench.rs). A request no hook can\n\
          apply to is decided from identity, client and provider alone and never read.\n\n{}\n",
         r.policy.trim_end()
+    );
+}
+
+fn store(out: &mut String, r: &Results) {
+    let _ = write!(
+        out,
+        "## Recording\n\n\
+         What writing a record costs on the store thread, in process, off the request path\n\
+         (agent/examples/store_bench.rs): a real 2.4 KB record with a 1.4 KB request and a\n\
+         1 KB response body, each record's bodies different. Every record is canonicalised,\n\
+         hash-chained and signed on its own (issue 4). The backlog row is the most records per\n\
+         second the writer can keep, on one core; past it a closed-loop run builds a backlog\n\
+         in memory.\n\n{}\n",
+        r.store.trim_end()
     );
 }
 
