@@ -16,8 +16,10 @@
 //! same f64: `1.0`, `0.1`, `-0.0`, `1e+20`, `1.5e-7`). Close to RFC 8785 but not it: JCS
 //! sorts keys by UTF-16 units and prints numbers the ECMAScript way. The bytes are valid
 //! JSON and are themselves what is hashed: keep them as stored, rather than re-deriving
-//! them from a parsed copy (serde_json without `float_roundtrip`, as built here, reads
-//! some floats back one unit in the last place off, which would show as an alteration).
+//! them from a parsed copy (a reader without serde_json's `float_roundtrip`, which this
+//! build has, reads some floats back one unit in the last place off, which would show as
+//! an alteration). They are written straight from the record's `Serialize`, with the same
+//! result as building a `serde_json::Value` first; the tests hold the two equal.
 //!
 //! # Chain and signature
 //!

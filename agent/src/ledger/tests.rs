@@ -70,9 +70,10 @@ fn canonical_ignores_how_the_value_was_built() {
 }
 
 /// Any JSON value whose floats are milliseconds to the microsecond, as records carry.
-/// Not any f64: serde_json, without its `float_roundtrip` feature, reads some floats
-/// back one unit in the last place off (-1.4644383194912235e-241 came back ending in
-/// …237), which is why the canonical bytes must be kept, not re-derived.
+/// Not any f64: serde_json without its `float_roundtrip` feature (other readers of the
+/// bytes may lack it) reads some floats back one unit in the last place off
+/// (-1.4644383194912235e-241 came back ending in …237), which is why the canonical bytes
+/// must be kept, not re-derived.
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
