@@ -1,17 +1,19 @@
 //! `cargo xtask bench`: the side-by-side benchmark of issue 2, written to BENCH.md.
 //!
-//! One native fake provider and three routes to it: direct, intercepted by glassbox, and
-//! through nginx. For each route it measures added latency at a fixed rate (oha, corrected
-//! for coordinated omission), time to the first SSE event (bench_client), closed-loop
-//! throughput, and afterwards the proxies' memory. The pieces, in the order a run uses
-//! them: [`sandbox`] and [`daemon`] (what a run owns and cleans up), [`nginx`] and
-//! [`stack`] (the systems under test), [`load`] and [`json`] (drive the clients, read
-//! their output), [`machine`] and [`report`] (what it ran on; medians, goals, markdown).
+//! One native fake provider and four routes to it: direct, intercepted by glassbox,
+//! through nginx, and through a plain TCP relay (the floor of any proxy hop). For each
+//! route it measures added latency at a fixed rate (oha, corrected for coordinated
+//! omission), time to the first SSE event (bench_client), closed-loop throughput, and
+//! afterwards the proxies' memory. The pieces, in the order a run uses them: [`sandbox`]
+//! and [`daemon`] (what a run owns and cleans up), [`nginx`], [`relay`] and [`stack`] (the
+//! systems under test), [`load`] and [`json`] (drive the clients, read their output),
+//! [`machine`] and [`report`] (what it ran on; medians, goals, markdown).
 mod daemon;
 mod json;
 mod load;
 mod machine;
 mod nginx;
+pub mod relay;
 mod report;
 mod sandbox;
 mod stack;
@@ -37,22 +39,26 @@ pub enum Route {
     Direct,
     Glassbox,
     Nginx,
+    /// A plain TCP relay (no TLS termination, no HTTP): the floor of any proxy hop.
+    Relay,
 }
 
 impl Route {
-    pub const ALL: [Route; 3] = [Route::Direct, Route::Glassbox, Route::Nginx];
+    pub const ALL: [Route; 4] = [Route::Direct, Route::Glassbox, Route::Nginx, Route::Relay];
 
     pub fn name(self) -> &'static str {
         match self {
             Route::Direct => "direct",
             Route::Glassbox => "glassbox",
             Route::Nginx => "nginx",
+            Route::Relay => "relay",
         }
     }
 
     /// All routes, starting at a different one each round so no route always runs first.
     fn rotated(round: usize) -> impl Iterator<Item = Route> {
-        (0..3).map(move |i| Route::ALL[(round + i) % 3])
+        let n = Route::ALL.len();
+        (0..n).map(move |i| Route::ALL[(round + i) % n])
     }
 }
 
@@ -62,6 +68,7 @@ pub struct PerRoute<T> {
     pub direct: T,
     pub glassbox: T,
     pub nginx: T,
+    pub relay: T,
 }
 
 impl<T> Index<Route> for PerRoute<T> {
@@ -71,6 +78,7 @@ impl<T> Index<Route> for PerRoute<T> {
             Route::Direct => &self.direct,
             Route::Glassbox => &self.glassbox,
             Route::Nginx => &self.nginx,
+            Route::Relay => &self.relay,
         }
     }
 }
@@ -81,6 +89,7 @@ impl<T> IndexMut<Route> for PerRoute<T> {
             Route::Direct => &mut self.direct,
             Route::Glassbox => &mut self.glassbox,
             Route::Nginx => &mut self.nginx,
+            Route::Relay => &mut self.relay,
         }
     }
 }
@@ -260,6 +269,7 @@ fn measure(stack: &mut Stack, plan: &Plan) -> Result<Results, String> {
     std::thread::sleep(Duration::from_secs(2));
     results.glassbox_memory = stack.glassbox_memory()?;
     (results.nginx_memory, results.nginx_workers) = stack.nginx_memory()?;
+    results.relay_memory = stack.relay_memory()?;
     results.glassbox = counters(stack)?;
     Ok(results)
 }
@@ -299,4 +309,22 @@ fn counters(stack: &Stack) -> Result<Counters, String> {
         records_dropped: n(&status, &["records_dropped"]),
         upstream_version: upstream,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Route;
+
+    /// Every round runs every route once, and each round starts with another one.
+    #[test]
+    fn rotation_covers_every_route_and_moves_the_first() {
+        let mut firsts = Vec::new();
+        for round in 0..Route::ALL.len() {
+            let order: Vec<Route> = Route::rotated(round).collect();
+            assert_eq!(order.len(), Route::ALL.len());
+            assert!(Route::ALL.iter().all(|route| order.contains(route)), "round {round}: {order:?}");
+            firsts.push(order[0]);
+        }
+        assert_eq!(firsts, Route::ALL);
+    }
 }

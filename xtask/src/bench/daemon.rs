@@ -1,7 +1,7 @@
-//! The long-running processes of a benchmark (fake provider, glassbox, nginx) as guards:
-//! started with their output in a log file and their pid in a pid file, stopped with
-//! SIGTERM (then SIGKILL) when dropped, and measured from /proc. The pid files let a run
-//! stop whatever an interrupted earlier run left behind.
+//! The long-running processes of a benchmark (fake provider, glassbox, nginx, relay) as
+//! guards: started with their output in a log file and their pid in a pid file, stopped
+//! with SIGTERM (then SIGKILL) when dropped, and measured from /proc. The pid files let a
+//! run stop whatever an interrupted earlier run left behind.
 use std::{
     fs,
     path::{Path, PathBuf},

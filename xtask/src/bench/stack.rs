@@ -1,8 +1,8 @@
 //! The systems under test, started side by side for one run: the native fake provider,
-//! glassbox attached to the benchmark's own cgroup, and nginx in front of the same fake.
-//! It also builds the client command for each [`Route`], so a load generator runs exactly
-//! as a client would: with a private /etc/hosts naming the provider, and for glassbox
-//! inside the attached cgroup, where its connect() is redirected.
+//! glassbox attached to the benchmark's own cgroup, and nginx and the TCP relay in front of
+//! the same fake. It also builds the client command for each [`Route`], so a load
+//! generator runs exactly as a client would: with a private /etc/hosts naming the provider,
+//! and for glassbox inside the attached cgroup, where its connect() is redirected.
 use std::{
     net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
@@ -25,6 +25,8 @@ pub const HOST: &str = "api.openai.com";
 pub const FAKE_ADDR: &str = "127.0.0.77:443";
 /// nginx, on its own loopback address.
 pub const NGINX_ADDR: &str = "127.0.0.78:443";
+/// The TCP relay (`xtask relay`), on its own loopback address.
+pub const RELAY_ADDR: &str = "127.0.0.79:443";
 /// glassbox's proxy port on 127.0.0.1.
 pub const GLASSBOX_PORT: u16 = 15443;
 /// Pause between two SSE events of the fake; only time to the first event is measured.
@@ -43,6 +45,7 @@ pub struct Bins {
 /// Everything a run started. Fields drop in order: the proxies stop first, then the fake;
 /// the cgroup and the scratch directory go last.
 pub struct Stack {
+    relay: Daemon,
     nginx: Daemon,
     glassbox: Daemon,
     fake: Daemon,
@@ -54,23 +57,25 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// Starts the fake, glassbox and nginx, each checked ready before returning.
+    /// Starts the fake, glassbox, nginx and the relay, each checked ready before returning.
     /// `upstream_http1`: glassbox offers only HTTP/1.1 to the fake, as nginx speaks.
     pub fn start(bins: Bins, scratch_dir: &Path, certs: &Path, upstream_http1: bool) -> Result<Stack, String> {
         let scratch = Scratch::create(scratch_dir)?;
         let glassbox_addr = format!("127.0.0.1:{GLASSBOX_PORT}");
-        for addr in [FAKE_ADDR, NGINX_ADDR, glassbox_addr.as_str()] {
+        for addr in [FAKE_ADDR, NGINX_ADDR, RELAY_ADDR, glassbox_addr.as_str()] {
             ensure_free(addr)?;
         }
         let cgroup = Cgroup::create("glassbox-bench")?;
         scratch.write("hosts-fake", hosts_file(FAKE_ADDR))?;
         scratch.write("hosts-nginx", hosts_file(NGINX_ADDR))?;
+        scratch.write("hosts-relay", hosts_file(RELAY_ADDR))?;
         let fake = start_fake(&bins, &scratch, certs)?;
         let config = scratch.write("glassbox.toml", glassbox_config(&cgroup, &scratch, certs, upstream_http1))?;
         let ca_bundle = ca_bundle(&bins, &config, &scratch, certs)?;
         let glassbox = start_glassbox(&bins, &config, &scratch)?;
         let nginx = start_nginx(&scratch, certs)?;
-        Ok(Stack { nginx, glassbox, fake, cgroup, scratch, bins, ca_bundle })
+        let relay = start_relay(&scratch)?;
+        Ok(Stack { relay, nginx, glassbox, fake, cgroup, scratch, bins, ca_bundle })
     }
 
     pub fn scratch(&self) -> &Scratch {
@@ -78,10 +83,14 @@ impl Stack {
     }
 
     /// A command that runs `program` as a client of `route`: in a private mount namespace
-    /// whose /etc/hosts maps the provider host to the fake (or to nginx), and for glassbox
-    /// inside the cgroup. Append the program's arguments.
+    /// whose /etc/hosts maps the provider host to the fake (or to nginx, or to the relay),
+    /// and for glassbox inside the cgroup. Append the program's arguments.
     pub fn client(&self, route: Route, program: &Path) -> Command {
-        let hosts = self.scratch.file(if route == Route::Nginx { "hosts-nginx" } else { "hosts-fake" });
+        let hosts = self.scratch.file(match route {
+            Route::Direct | Route::Glassbox => "hosts-fake",
+            Route::Nginx => "hosts-nginx",
+            Route::Relay => "hosts-relay",
+        });
         let join = if route == Route::Glassbox {
             format!("echo 0 > '{}/cgroup.procs' && ", self.cgroup.path().display())
         } else {
@@ -125,8 +134,14 @@ impl Stack {
         Ok((total, workers.len()))
     }
 
-    /// CPU time used so far by the proxy of `route` (nginx: master + workers); none for
-    /// the direct route.
+    /// The relay's memory (one process, all its threads).
+    pub fn relay_memory(&mut self) -> Result<Memory, String> {
+        self.relay.ensure_running()?;
+        daemon::memory(self.relay.pid()).ok_or_else(|| "cannot read the relay's memory".to_owned())
+    }
+
+    /// CPU time used so far by the proxy of `route` (nginx: master + workers; the relay:
+    /// all its threads); none for the direct route.
     pub fn proxy_cpu(&self, route: Route) -> Option<Duration> {
         match route {
             Route::Direct => None,
@@ -135,6 +150,7 @@ impl Stack {
                 let master = self.nginx.pid();
                 std::iter::once(master).chain(daemon::children(master)).map(daemon::cpu_time).sum()
             }
+            Route::Relay => daemon::cpu_time(self.relay.pid()),
         }
     }
 
@@ -142,7 +158,8 @@ impl Stack {
     pub fn ensure_running(&mut self) -> Result<(), String> {
         self.fake.ensure_running()?;
         self.glassbox.ensure_running()?;
-        self.nginx.ensure_running()
+        self.nginx.ensure_running()?;
+        self.relay.ensure_running()
     }
 }
 
@@ -218,6 +235,17 @@ fn start_nginx(scratch: &Scratch, certs: &Path) -> Result<Daemon, String> {
     let mut nginx = Daemon::spawn("nginx", site.command(&conf), scratch.path())?;
     nginx.wait_until("listening", READY_TIMEOUT, || accepts(NGINX_ADDR))?;
     Ok(nginx)
+}
+
+/// The TCP relay from [`RELAY_ADDR`] to the fake: this very program, re-executed as
+/// `xtask relay`, so nothing more has to be built.
+fn start_relay(scratch: &Scratch) -> Result<Daemon, String> {
+    let xtask = std::env::current_exe().map_err(|e| format!("cannot find xtask's own binary: {e}"))?;
+    let mut cmd = Command::new(xtask);
+    cmd.args(["relay", RELAY_ADDR, FAKE_ADDR]);
+    let mut relay = Daemon::spawn("relay", cmd, scratch.path())?;
+    relay.wait_until("listening", READY_TIMEOUT, || accepts(RELAY_ADDR))?;
+    Ok(relay)
 }
 
 /// An error if something already listens on `addr`: the benchmark would measure it.
