@@ -202,10 +202,11 @@ fn goals(out: &mut String, r: &Results) {
     let floor = added(&r.fixed, Route::Relay, |l| l.p50);
     let _ = writeln!(
         out,
-        "The floor: a plain TCP relay adds {floor:+.0} µs at p50 ({:.2}× nginx's). No proxy hop on this \
-         machine can add less: it is two more loopback TCP legs and two more process wake-ups per \
-         round trip, with no TLS and no HTTP work. The goal, half of nginx's ({:+.0} µs), leaves \
-         glassbox {:+.0} µs above this floor for its TLS and HTTP work.\n",
+        "The floor: a plain TCP relay adds {floor:+.0} µs at p50 ({:.2}× nginx's). That is what a \
+         proxy process in the path costs on this machine before it does any work of its own: two more \
+         loopback TCP legs and two more process wake-ups per round trip, with no TLS and no HTTP. \
+         The goal, half of nginx's ({:+.0} µs), leaves glassbox {:+.0} µs above this floor for \
+         terminating TLS, reading HTTP and encrypting again, each way.\n",
         r.floor_ratio(),
         n / 2.0,
         n / 2.0 - floor
