@@ -227,7 +227,7 @@ fn policy(out: &mut String, r: &Results) {
          What policy adds to a request before it is sent, in process (`Policy::plan` +\n\
          `Policy::apply`: read the model, run the hooks, re-serialise a changed body), median\n\
          per request on one core (agent/examples/policy_bench.rs). A request no hook can\n\
-         apply to is decided from identity, client and provider alone and never read.\n\n{}\n",
+         apply to is decided from identity, client and provider alone and never read.\n\n{}\n\n",
         r.policy.trim_end()
     );
 }
@@ -241,7 +241,7 @@ fn store(out: &mut String, r: &Results) {
          1 KB response body, each record's bodies different. Every record is canonicalised,\n\
          hash-chained and signed on its own (issue 4). The backlog row is the most records per\n\
          second the writer can keep, on one core; past it a closed-loop run builds a backlog\n\
-         in memory.\n\n{}\n",
+         in memory.\n\n{}\n\n",
         r.store.trim_end()
     );
 }
