@@ -50,12 +50,16 @@ fn export_status(w: &World) -> Value {
         .unwrap_or_else(|e| panic!("export status --json ({e}): {}", String::from_utf8_lossy(&out)))
 }
 
-/// Waits until `n` records are recorded and S3 has acknowledged all of them.
+/// Waits until `n` records are recorded and S3 has acknowledged all of them, and the
+/// agent's events too: until then an upload may be half done (an object without its
+/// manifest), which `verify --s3` rightly reports.
 fn wait_exported(w: &World, n: usize, timeout: Duration) {
     w.agent.wait_for_requests("records", n, |_| true);
-    poll(timeout * 2, || (export_status(w)["backlog"] == 0).then_some(())).unwrap_or_else(|| {
-        panic!("backlog not empty after {timeout:?}: {}\nlog:\n{}", export_status(w), w.agent.log())
-    });
+    poll(timeout * 2, || {
+        let status = export_status(w);
+        (status["backlog"] == 0 && status["events_backlog"] == 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("backlog not empty after {timeout:?}: {}\nlog:\n{}", export_status(w), w.agent.log()));
 }
 
 /// Every record line in the bucket, by seq; panics on a seq seen twice.
