@@ -1,6 +1,6 @@
-//! What recording costs per request on the store thread, in process: a record's
-//! canonical bytes, its link (SHA-256 and the ed25519 signature), and the writer thread
-//! committing whole records (chain, chunks, SQLite), from a backlog and at a trickle.
+//! What recording costs per request, in process: a record's canonical bytes (made on the
+//! capture thread), its link (SHA-256 and the ed25519 signature), and the writer thread
+//! committing records (link, chunks, SQLite), from a backlog and at a trickle.
 //! The record is a real one (agent/examples/fixtures/record.json, 2.4 KB as JSON) with a
 //! 1.4 KB request and a 1 KB response body, different for every record. `cargo xtask
 //! bench` runs it (release) and puts its table in BENCH.md; alone:
@@ -43,12 +43,7 @@ fn captured(n: usize) -> Captured {
     let request =
         format!("{{\"model\":\"gpt-4o-mini\",\"n\":{n},\"prompt\":\"{}\"}}", "Summarise the notes. ".repeat(66));
     let response = format!("{{\"id\":\"chatcmpl-{n}\",\"text\":\"{}\"}}", "The notes say little. ".repeat(45));
-    Captured {
-        record: record(n),
-        request_chunks: body_chunks(&request),
-        response_chunks: body_chunks(&response),
-        upstream_chunks: Vec::new(),
-    }
+    Captured::new(&record(n), body_chunks(&request), body_chunks(&response), Vec::new()).expect("a record serialises")
 }
 
 /// CPU time this process has used so far. While the writer works the main thread only

@@ -340,51 +340,44 @@ fn insert(conn: &mut Connection, batch: &[Captured], key: &DeviceKey, chain: &mu
              cost_usd, record, request_body, response_body, upstream_body)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         )?;
-        for Captured { record: r, request_chunks, response_chunks, upstream_chunks } in batch {
-            for c in request_chunks.iter().chain(response_chunks).chain(upstream_chunks) {
-                match &c.deflated {
+        for Captured { canonical, columns: c, ids, chunks } in batch {
+            for chunk_ref in chunks {
+                match &chunk_ref.deflated {
                     Some(data) => {
-                        chunk.execute(params![&c.id[..], c.len as u64, data])?;
+                        chunk.execute(params![&chunk_ref.id[..], chunk_ref.len as u64, data])?;
                     }
                     // Believed stored; retention may have removed it since.
                     None => {
-                        if let Some(raw) = &c.raw
-                            && !exists.exists([&c.id[..]])?
+                        if let Some(raw) = &chunk_ref.raw
+                            && !exists.exists([&chunk_ref.id[..]])?
                         {
                             let data = crate::capture::worker::deflate(raw);
-                            chunk.execute(params![&c.id[..], c.len as u64, data])?;
+                            chunk.execute(params![&chunk_ref.id[..], chunk_ref.len as u64, data])?;
                         }
                     }
                 }
             }
-            let ids = BodyIds {
-                request: ids(request_chunks),
-                response: ids(response_chunks),
-                upstream: ids(upstream_chunks),
-            };
-            let canonical = canonical_record(r, &ids)?;
-            let link = chain.append(key, &canonical);
-            let u = &r.usage;
-            let model = r.response_model.as_ref().or(r.model.as_ref());
+            let link = chain.append(key, canonical);
+            let u = &c.usage;
             stmt.execute(params![
                 link.seq,
                 &link.prev_hash[..],
                 &link.hash[..],
                 link.signature,
-                r.time,
-                r.provider,
-                model,
-                r.user,
-                r.identity.login,
-                r.session.as_ref().map(|s| &s.id),
-                r.client.as_ref().map(|c| &c.name),
+                c.time,
+                c.provider,
+                c.model,
+                c.user,
+                c.login,
+                c.session,
+                c.client,
                 u.input_tokens,
                 u.output_tokens,
                 u.cache_read_tokens,
                 u.cache_creation_tokens,
                 u.reasoning_tokens,
-                r.cost_usd,
-                std::str::from_utf8(&canonical).map_err(|e| StoreError::Corrupt(0, e.to_string()))?,
+                c.cost_usd,
+                std::str::from_utf8(canonical).map_err(|e| StoreError::Corrupt(0, e.to_string()))?,
                 ids.request,
                 ids.response,
                 ids.upstream
@@ -405,6 +398,12 @@ pub struct BodyIds {
 }
 
 impl BodyIds {
+    /// The ids of each body's chunks, in order.
+    pub fn of(request: &[ChunkRef], response: &[ChunkRef], upstream: &[ChunkRef]) -> Self {
+        let ids = |chunks: &[ChunkRef]| chunks.iter().flat_map(|c| c.id).collect();
+        Self { request: ids(request), response: ids(response), upstream: ids(upstream) }
+    }
+
     /// The `body_chunks` object a record is signed with; `upstream` only when present,
     /// so records without one keep the shape they always had.
     fn to_json(&self) -> serde_json::Value {
@@ -423,10 +422,40 @@ impl BodyIds {
 
 /// The bytes a record is signed as: its JSON without the row id, plus the ids of its
 /// body chunks (so the bodies are covered too), canonicalised.
-fn canonical_record(record: &Record, ids: &BodyIds) -> Result<Vec<u8>, StoreError> {
+pub fn canonical_record(record: &Record, ids: &BodyIds) -> Result<Vec<u8>, ledger::CanonicalError> {
     let chunks = ids.to_json();
     ledger::canonical_object(record, &["id"], &[("body_chunks", &chunks)])
-        .map_err(|e| StoreError::Corrupt(0, e.to_string()))
+}
+
+/// Copies of the record fields the `requests` table keeps in columns, for queries.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Columns {
+    pub time: String,
+    pub provider: String,
+    /// The model that answered, else the one asked for.
+    pub model: Option<String>,
+    pub user: String,
+    pub login: String,
+    pub session: Option<String>,
+    pub client: Option<String>,
+    pub usage: crate::capture::usage::Usage,
+    pub cost_usd: Option<f64>,
+}
+
+impl Columns {
+    pub fn of(r: &Record) -> Self {
+        Self {
+            time: r.time.clone(),
+            provider: r.provider.clone(),
+            model: r.response_model.clone().or_else(|| r.model.clone()),
+            user: r.user.clone(),
+            login: r.identity.login.clone(),
+            session: r.session.as_ref().map(|s| s.id.clone()),
+            client: r.client.as_ref().map(|c| c.name.clone()),
+            usage: r.usage.clone(),
+            cost_usd: r.cost_usd,
+        }
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -555,10 +584,6 @@ pub fn corrupt_chunks(path: &Path) -> Result<Vec<String>, StoreError> {
         }
     }
     Ok(bad)
-}
-
-fn ids(chunks: &[ChunkRef]) -> Vec<u8> {
-    chunks.iter().flat_map(|c| c.id).collect()
 }
 
 /// A record from its row: the stored JSON, with the row id.

@@ -29,11 +29,12 @@ use super::{
 };
 use crate::{
     identity::{self, Device, ExeHasher, IdentityConfig, Person, ProcessSnapshot},
+    ledger::CanonicalError,
     policy::audit::ChargeRecord,
     quota::{Actual, Quotas, Reservation},
     record::{Identity, Record, rfc3339},
     session::SessionTracker,
-    store,
+    store::{self, BodyIds, Columns, canonical_record},
 };
 
 /// Who is on this device and how sessions are cut: what the worker needs to name people.
@@ -110,13 +111,37 @@ pub struct ChunkRef {
     pub raw: Option<Bytes>,
 }
 
-/// What the store receives: the complete record and its bodies as chunk lists.
+/// What the store receives, made here so the store thread only links, signs and inserts:
+/// the record's canonical bytes (what its link hashes), the fields queries use, and its
+/// bodies' chunks. The `Record` itself, many small strings, is dropped before the record
+/// can wait in a backlog: a backlogged record holds about half the bytes it would.
 pub struct Captured {
-    pub record: Record,
-    pub request_chunks: Vec<ChunkRef>,
-    pub response_chunks: Vec<ChunkRef>,
-    /// The body sent upstream, when policy changed it; empty otherwise.
-    pub upstream_chunks: Vec<ChunkRef>,
+    pub canonical: Vec<u8>,
+    pub columns: Columns,
+    /// The chunk ids of each body, in order (the upstream body only when policy changed it).
+    pub ids: BodyIds,
+    /// Every body's chunks, to store those not stored yet.
+    pub chunks: Vec<ChunkRef>,
+}
+
+impl Captured {
+    pub fn new(
+        record: &Record,
+        request: Vec<ChunkRef>,
+        response: Vec<ChunkRef>,
+        upstream: Vec<ChunkRef>,
+    ) -> Result<Self, CanonicalError> {
+        let ids = BodyIds::of(&request, &response, &upstream);
+        let mut canonical = canonical_record(record, &ids)?;
+        // It may wait in a backlog: keep only its bytes, not the room it grew by.
+        canonical.shrink_to_fit();
+        Ok(Self {
+            canonical,
+            columns: Columns::of(record),
+            ids,
+            chunks: request.into_iter().chain(response).chain(upstream).collect(),
+        })
+    }
 }
 
 enum Msg {
@@ -222,17 +247,18 @@ impl Worker {
             burst |= batch.len() >= BURST || self.writer.backlog() >= BURST;
             for msg in batch.drain(..) {
                 match msg {
-                    Msg::Exchange(exchange) => {
-                        let captured = self.process(*exchange);
-                        self.writer.submit(captured);
-                    }
+                    Msg::Exchange(exchange) => match self.process(*exchange) {
+                        Ok(captured) => self.writer.submit(captured),
+                        // Not seen: every map key of a record is a string.
+                        Err(e) => error!(message = "A record could not be serialised; it is lost.", error = %e),
+                    },
                     Msg::Flush(done) => self.writer.flush_then(done),
                 }
             }
         }
     }
 
-    fn process(&mut self, exchange: Exchange) -> Captured {
+    fn process(&mut self, exchange: Exchange) -> Result<Captured, CanonicalError> {
         let Exchange {
             mut record,
             at,
@@ -322,7 +348,7 @@ impl Worker {
         let request_chunks = self.chunks(&request);
         let response_chunks = self.chunks(&response);
         let upstream_chunks = upstream_body.map(|body| self.chunks(&body)).unwrap_or_default();
-        Captured { record, request_chunks, response_chunks, upstream_chunks }
+        Captured::new(&record, request_chunks, response_chunks, upstream_chunks)
     }
 
     /// Replaces the request's quota reservation with its real cost: tokens in and out and
@@ -469,7 +495,9 @@ pub fn deflate(data: &[u8]) -> Vec<u8> {
     if let Err(e) = encoder.write_all(data) {
         error!(message = "Compression failed.", error = %e);
     }
-    encoder.finish().unwrap_or_default()
+    let mut out = encoder.finish().unwrap_or_default();
+    out.shrink_to_fit();
+    out
 }
 
 #[cfg(test)]

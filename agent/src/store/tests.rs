@@ -30,7 +30,7 @@ fn captured(n: u64) -> Captured {
         len: body.len(),
         raw: None,
     };
-    Captured { record, request_chunks: vec![chunk], response_chunks: Vec::new(), upstream_chunks: Vec::new() }
+    Captured::new(&record, vec![chunk], Vec::new(), Vec::new()).unwrap()
 }
 
 /// An inbox and a sender feeding it, as the writer thread and the `Writer` see them.

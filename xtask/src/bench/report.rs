@@ -236,12 +236,12 @@ fn store(out: &mut String, r: &Results) {
     let _ = write!(
         out,
         "## Recording\n\n\
-         What writing a record costs on the store thread, in process, off the request path\n\
+         What writing a record costs, in process, off the request path\n\
          (agent/examples/store_bench.rs): a real 2.4 KB record with a 1.4 KB request and a\n\
-         1 KB response body, each record's bodies different. Every record is canonicalised,\n\
-         hash-chained and signed on its own (issue 4). The backlog row is the most records per\n\
-         second the writer can keep, on one core; past it a closed-loop run builds a backlog\n\
-         in memory.\n\n{}\n\n",
+         1 KB response body, each record's bodies different. Every record is canonicalised\n\
+         (on the capture thread), hash-chained and signed on its own (issue 4, on the store\n\
+         thread). The backlog row is the most records per second the writer can keep, on one\n\
+         core; past it a closed-loop run builds a backlog in memory.\n\n{}\n\n",
         r.store.trim_end()
     );
 }
