@@ -289,9 +289,10 @@ impl Inbox {
 }
 
 /// Commits the held records in transactions of up to BATCH, in order, signs the new head
-/// into the checkpoint, then removes the committed records (at once: a backlog can hold many groups, and removing each group from
-/// the front would move all the rest every time); stops at the first failure (those
-/// records stay held, the chain is put back) and returns the number of failures in a row.
+/// into the checkpoint, then removes the committed records all at once (a backlog can
+/// hold many groups; removing each from the front would move all the rest every time).
+/// Stops at the first failure (those records stay held, the chain is put back) and
+/// returns the number of failures in a row.
 fn commit_held(
     conn: &mut Connection,
     held: &mut Vec<Captured>,
