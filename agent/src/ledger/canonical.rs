@@ -257,6 +257,17 @@ array_impl!(SerializeTuple, serialize_element);
 array_impl!(SerializeTupleStruct, serialize_field);
 array_impl!(SerializeTupleVariant, serialize_field);
 
+/// `serialize_<integer>` methods that each hand their value to `self.$write`.
+macro_rules! integers {
+    ($write:ident -> $ok:ty; $($method:ident: $int:ty),* $(,)?) => {
+        $(
+            fn $method(self, v: $int) -> Result<$ok, CanonicalError> {
+                self.$write(v)
+            }
+        )*
+    };
+}
+
 impl<'a> ser::Serializer for Writer<'a> {
     type Ok = ();
     type Error = CanonicalError;
@@ -271,36 +282,9 @@ impl<'a> ser::Serializer for Writer<'a> {
     fn serialize_bool(self, v: bool) -> Result<(), CanonicalError> {
         self.raw(if v { b"true" } else { b"false" })
     }
-    fn serialize_i8(self, v: i8) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_i16(self, v: i16) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_i128(self, v: i128) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_u16(self, v: u16) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
-    fn serialize_u128(self, v: u128) -> Result<(), CanonicalError> {
-        self.display(v)
-    }
+    integers!(display -> (); serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_i128: i128, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64,
+        serialize_u128: u128);
     fn serialize_f32(self, v: f32) -> Result<(), CanonicalError> {
         // As serde_json stores an f32 in a Value: widened to f64.
         self.serialize_f64(f64::from(v))
@@ -410,6 +394,12 @@ impl<'a> ser::Serializer for Writer<'a> {
 /// A map key as the string serde_json would make of it.
 struct KeyWriter;
 
+impl KeyWriter {
+    fn key(self, v: impl Display) -> Result<String, CanonicalError> {
+        Ok(v.to_string())
+    }
+}
+
 impl ser::Serializer for KeyWriter {
     type Ok = String;
     type Error = CanonicalError;
@@ -424,30 +414,8 @@ impl ser::Serializer for KeyWriter {
     fn serialize_bool(self, v: bool) -> Result<String, CanonicalError> {
         Ok(v.to_string())
     }
-    fn serialize_i8(self, v: i8) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i16(self, v: i16) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i32(self, v: i32) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_i64(self, v: i64) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u8(self, v: u8) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u16(self, v: u16) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u32(self, v: u32) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
-    fn serialize_u64(self, v: u64) -> Result<String, CanonicalError> {
-        Ok(v.to_string())
-    }
+    integers!(key -> String; serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
     fn serialize_f32(self, _v: f32) -> Result<String, CanonicalError> {
         Err(CanonicalError::Key)
     }
