@@ -28,14 +28,9 @@ impl ser::Error for CanonicalError {
 
 /// The canonical bytes of `record`: compact JSON, object keys sorted at every depth.
 pub fn canonical(record: &Value) -> Vec<u8> {
-    canonical_of(record).expect("every JSON value has canonical bytes")
-}
-
-/// The canonical bytes of anything serde can write as JSON.
-pub fn canonical_of<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::with_capacity(1024);
-    value.serialize(Writer { out: &mut out, adjust: None })?;
-    Ok(out)
+    record.serialize(Writer { out: &mut out, adjust: None }).expect("every JSON value has canonical bytes");
+    out
 }
 
 /// The canonical bytes of `value`, which must serialise as an object, without its
@@ -184,31 +179,29 @@ impl ser::SerializeMap for ObjectWriter<'_> {
     }
 }
 
-impl ser::SerializeStruct for ObjectWriter<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
+/// A struct's fields, and a struct variant's, are an object's entries.
+macro_rules! struct_impl {
+    ($trait:ident) => {
+        impl ser::$trait for ObjectWriter<'_> {
+            type Ok = ();
+            type Error = CanonicalError;
 
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), CanonicalError> {
-        self.object.entry(Cow::Borrowed(key), value)
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), CanonicalError> {
+                self.object.entry(Cow::Borrowed(key), value)
+            }
 
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), CanonicalError> {
+                self.finish()
+            }
+        }
+    };
 }
-
-impl ser::SerializeStructVariant for ObjectWriter<'_> {
-    type Ok = ();
-    type Error = CanonicalError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), CanonicalError> {
-        self.object.entry(Cow::Borrowed(key), value)
-    }
-
-    fn end(self) -> Result<(), CanonicalError> {
-        self.finish()
-    }
-}
+struct_impl!(SerializeStruct);
+struct_impl!(SerializeStructVariant);
 
 /// An array being written, element by element (order is kept).
 struct ArrayWriter<'a> {

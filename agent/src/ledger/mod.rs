@@ -55,7 +55,7 @@ mod key;
 mod manifest;
 mod verify;
 
-pub use canonical::{CanonicalError, canonical, canonical_object, canonical_of};
+pub use canonical::{CanonicalError, canonical, canonical_object};
 pub use chain::{Chain, Checkpoint, Link, head};
 pub use key::{DeviceKey, PublicKey};
 pub use manifest::{EVENTS, MANIFEST_VERSION, Manifest, RECORDS};
