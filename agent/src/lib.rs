@@ -1,7 +1,7 @@
 //! glassbox: a per-host agent that intercepts, records and forwards LLM API calls.
 //!
 //! Modules follow the path of the data: redirect → accept → origin → sni → tls/ca →
-//! proxy → policy (hooks, quota) → upstream → body → capture → record → store →
+//! proxy (websocket) → policy (hooks, quota) → upstream → body → capture → record → store →
 //! export (S3, retention), with config, targets, status and cli around.
 pub mod accept;
 pub mod agent;
@@ -30,6 +30,7 @@ pub mod store;
 pub mod targets;
 pub mod tls;
 pub mod upstream;
+pub mod websocket;
 pub mod workers;
 
 /// An error and its sources on one line: `a: b: c`.

@@ -32,10 +32,11 @@ use crate::{
     rewind::Rewind,
     status::Counters,
     tls::ALPN_H2,
-    upstream::{BoxError, Upstream},
+    upstream::{BoxError, RespBody, Upstream},
+    websocket,
 };
 
-type ProxyBody = BoxBody<Bytes, BoxError>;
+pub type ProxyBody = BoxBody<Bytes, BoxError>;
 
 /// What every request on one client connection shares.
 pub struct Conn {
@@ -61,8 +62,28 @@ impl Conn {
         Self { sni: sni.into(), provider, origin, snapshot, upstream, subject: OnceLock::new() }
     }
 
-    fn subject(&self, policy: &Policy) -> Arc<Subject> {
+    pub fn subject(&self, policy: &Policy) -> Arc<Subject> {
         self.subject.get_or_init(|| Arc::new(policy.subject(&self.snapshot))).clone()
+    }
+
+    pub fn sni(&self) -> &Arc<str> {
+        &self.sni
+    }
+
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    pub fn origin(&self) -> &OriginInfo {
+        &self.origin
+    }
+
+    pub fn snapshot(&self) -> &Arc<ProcessSnapshot> {
+        &self.snapshot
+    }
+
+    pub fn upstream(&self) -> &Arc<Upstream> {
+        &self.upstream
     }
 }
 
@@ -85,7 +106,7 @@ pub async fn serve(stream: TcpStream, hello: BytesMut, conn: Conn, shared: Arc<S
     let result = if h2 {
         http2::Builder::new(TokioExecutor::new()).serve_connection(io, service).await
     } else {
-        http1::Builder::new().serve_connection(io, service).await
+        http1::Builder::new().serve_connection(io, service).with_upgrades().await
     };
     match result {
         // hyper has already answered 400 (HTTP/1.1) or reset the stream (h2).
@@ -122,6 +143,10 @@ async fn handle(
         let reason = format!("request for {host} on a connection for {}", conn.sni);
         let exchange = Exchange::new(record, conn.snapshot.clone(), req.headers().clone(), None);
         return Ok(fail(&shared, exchange, started, StatusCode::MISDIRECTED_REQUEST, reason));
+    }
+
+    if websocket::is_upgrade(&req) && !websocket::policy_applies(&conn, &shared, req.headers()) {
+        return Ok(websocket::proxy(req, conn, shared, record, started).await);
     }
 
     let (mut parts, body) = req.into_parts();
@@ -234,6 +259,17 @@ async fn forward(
     };
     let mut exchange = exchange;
     exchange.record.ttfb_ms = Some(ms(started));
+    respond(shared, exchange, started, resp, version)
+}
+
+/// Streams the provider's response back to the client, recording the exchange at its end.
+pub fn respond(
+    shared: &Arc<Shared>,
+    mut exchange: Exchange,
+    started: Instant,
+    resp: Response<RespBody>,
+    version: http::Version,
+) -> Response<ProxyBody> {
     exchange.record.status = Some(resp.status().as_u16());
     exchange.record.upstream_version = Some(version_name(version).to_owned());
 
@@ -284,7 +320,7 @@ fn refuse(shared: &Shared, mut exchange: Exchange, started: Instant, resp: Respo
 }
 
 /// Answers the client with `status` and records why.
-fn fail(
+pub fn fail(
     shared: &Shared,
     mut exchange: Exchange,
     started: Instant,
@@ -314,7 +350,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-fn ms(since: Instant) -> f64 {
+pub fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 

@@ -280,14 +280,17 @@ impl Worker {
         drop(response_body); // returns its share of the in-flight budget
 
         record.time = rfc3339(at);
-        let api = usage::api_kind(&record.method, &record.path);
+        // A WebSocket turn asks as the POST of its path would.
+        let websocket = record.http_version == crate::websocket::WEBSOCKET;
+        let api = usage::api_kind(if websocket { "POST" } else { &record.method }, &record.path);
         // Usage is read from what the provider saw: the body policy sent, if it changed one.
         let sent = upstream_body.clone().unwrap_or_else(|| request.clone());
-        let is_sse = response_headers.as_ref().is_some_and(|h| {
-            h.get(http::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
-        });
+        let is_sse = websocket
+            || response_headers.as_ref().is_some_and(|h| {
+                h.get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim_start().starts_with("text/event-stream"))
+            });
         let analysis = if is_sse {
             let mut parser = SseParser::new();
             let events = parser.feed(&response);

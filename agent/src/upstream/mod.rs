@@ -13,14 +13,17 @@ use std::{
 };
 
 use http::{Request, Response, Uri, Version, header::HOST, uri::PathAndQuery};
-use hyper::client::conn::http1;
+use hyper::{body::Incoming, client::conn::http1};
 use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, pki_types::ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tracing::debug;
 
-use crate::{origin::OrigDst, tls::ALPN_H2};
+use crate::{
+    origin::OrigDst,
+    tls::{ALPN_H2, ALPN_HTTP1},
+};
 
 pub use crate::body::ReqBody;
 pub use response::{BoxError, RespBody};
@@ -94,13 +97,22 @@ struct Pool {
 
 pub struct Upstream {
     tls: TlsConnector,
+    /// The same trust, offering HTTP/1.1 only: for upgrades, which h2 cannot carry here.
+    tls_http1: TlsConnector,
     connect_timeout: Duration,
     pools: Mutex<HashMap<Key, Pool>>,
 }
 
 impl Upstream {
     pub fn new(tls: Arc<ClientConfig>, connect_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self { tls: TlsConnector::from(tls), connect_timeout, pools: Mutex::default() })
+        let mut http1_only = (*tls).clone();
+        http1_only.alpn_protocols = vec![ALPN_HTTP1.to_vec()];
+        Arc::new(Self {
+            tls: TlsConnector::from(tls),
+            tls_http1: TlsConnector::from(Arc::new(http1_only)),
+            connect_timeout,
+            pools: Mutex::default(),
+        })
     }
 
     /// Sends `req` (origin-form or absolute URI, any version) to `host` at `dst`.
@@ -203,18 +215,53 @@ impl Upstream {
         }
     }
 
-    async fn connect(&self, key: &Key) -> Result<Conn, UpstreamError> {
+    /// Sends the upgrade request `req` (a WebSocket's) to `host` at `dst` on a new
+    /// HTTP/1.1 connection of its own, never pooled: if the provider switches protocols,
+    /// the connection becomes the response's upgrade (`hyper::upgrade::on`).
+    pub async fn upgrade(
+        &self,
+        dst: OrigDst,
+        host: &Arc<str>,
+        mut req: Request<ReqBody>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let key = Key { dst, host: host.clone() };
+        let tls = self.tls_stream(&self.tls_http1, &key).await?;
+        let handshake = http1::Builder::new().handshake(TokioIo::new(tls)).await;
+        let (mut sender, conn) =
+            handshake.map_err(|source| UpstreamError::Handshake { host: host.to_string(), source })?;
+        tokio::spawn(async move {
+            if let Err(error) = conn.with_upgrades().await {
+                debug!(message = "Upstream upgrade connection ended.", %error);
+            }
+        });
+        let authority = if dst.0.port() == 443 { host.to_string() } else { format!("{host}:{}", dst.0.port()) };
+        let path = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        *req.uri_mut() = Uri::from(path);
+        *req.version_mut() = Version::HTTP_11;
+        req.headers_mut().insert(HOST, authority.parse().map_err(http::Error::from)?);
+        sender.send_request(req).await.map_err(UpstreamError::Request)
+    }
+
+    /// A verified TLS connection to the key's destination, within the connect timeout.
+    async fn tls_stream(
+        &self,
+        connector: &TlsConnector,
+        key: &Key,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, UpstreamError> {
         let addr = key.dst.0;
         let host = key.host.to_string();
         let name = ServerName::try_from(host.clone()).map_err(|_| UpstreamError::ServerName(host.clone()))?;
         let handshake = async {
             let tcp = TcpStream::connect(addr).await.map_err(|source| UpstreamError::Connect { addr, source })?;
             let _ = tcp.set_nodelay(true);
-            self.tls.connect(name, tcp).await.map_err(|source| UpstreamError::Tls { host: host.clone(), source })
+            connector.connect(name, tcp).await.map_err(|source| UpstreamError::Tls { host: host.clone(), source })
         };
-        let tls = tokio::time::timeout(self.connect_timeout, handshake)
-            .await
-            .map_err(|_| UpstreamError::ConnectTimeout(addr))??;
+        tokio::time::timeout(self.connect_timeout, handshake).await.map_err(|_| UpstreamError::ConnectTimeout(addr))?
+    }
+
+    async fn connect(&self, key: &Key) -> Result<Conn, UpstreamError> {
+        let host = key.host.to_string();
+        let tls = self.tls_stream(&self.tls, key).await?;
         let h2 = tls.get_ref().1.alpn_protocol() == Some(ALPN_H2);
         if h2 {
             let sender = http2::handshake(tls)
