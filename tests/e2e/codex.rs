@@ -7,7 +7,9 @@
 //! Codex 0.169 first asks to upgrade `GET /v1/responses` to a WebSocket
 //! (`openai-beta: responses_websockets=…`); the fake answers 404, and after seven tries
 //! (about ten seconds) Codex falls back to a streamed `POST /v1/responses`. The failed
-//! upgrades carry the same session header, so they belong to the session too.
+//! upgrades carry the same session header, so they belong to the session too. A fake
+//! that accepts the WebSocket gets Codex's turns on the socket, through the agent, and
+//! each is recorded like a streamed POST.
 
 use std::time::Duration;
 
@@ -87,4 +89,48 @@ fn codex_exec_turn_is_one_session_by_its_header() {
     assert_field(turn, "/usage/input_tokens", RESPONSES_USAGE.0);
     assert_field(turn, "/usage/output_tokens", RESPONSES_USAGE.1);
     assert_session_listed(&w, &session, rule, &records);
+}
+
+/// With a provider that speaks the Responses API over a WebSocket, Codex runs its turn
+/// on the socket through the agent, at once (no fallback), and the turn is recorded with
+/// its usage, in Codex's session.
+#[test]
+fn codex_exec_turn_runs_over_a_websocket_and_is_recorded() {
+    let fake =
+        assistant::responses_websocket(assistant::responses(FakeProvider::new().sse_delay(Duration::from_millis(2))));
+    let w = World::build("codex_ws", fake, |agent| agent);
+    let out = run_codex(&w, "say hi");
+    let seen = w.fake.requests();
+    assert!(
+        out.success(),
+        "codex exec failed with {}\nstderr:\n{}\nthe fake saw:\n{}",
+        out.status,
+        out.stderr,
+        describe_seen(&seen)
+    );
+    assert!(out.stdout_str().contains(REPLY), "codex should print the fake's reply: {}", out.stdout_str());
+    let asks = w.fake.websocket_messages();
+    assert!(
+        asks.iter().any(|m| m.contains("\"response.create\"")),
+        "codex sent no response.create on the socket ({:?}); the fake saw:\n{}",
+        asks,
+        describe_seen(&seen)
+    );
+    let posts = seen.iter().filter(|r| is_responses(r) && r.method == http::Method::POST).count();
+    assert_eq!(posts, 0, "the turn went over the socket, not a POST fallback:\n{}", describe_seen(&seen));
+
+    let asked = asks.iter().filter(|m| m.contains("\"response.create\"")).count();
+    let turns = w.agent.wait_for_requests("codex's WebSocket turns", asked, |r| r["http_version"] == "websocket");
+    assert_eq!(turns.len(), asked, "one record per response.create");
+    for turn in &turns {
+        assert_field(turn, "/path", RESPONSES);
+        assert_field(turn, "/status", 101);
+        assert_field(turn, "/outcome", "complete");
+        assert_field(turn, "/client/name", "codex");
+        let session = turn["session"]["id"].as_str().unwrap_or_default();
+        assert!(session.starts_with("codex:"), "a turn in Codex's own session, not {session:?}");
+        assert_field(turn, "/usage/input_tokens", RESPONSES_USAGE.0);
+        assert_field(turn, "/usage/output_tokens", RESPONSES_USAGE.1);
+        assert_from_process(turn, out.pid);
+    }
 }

@@ -32,4 +32,5 @@ mod sdk_usage;
 mod sessions;
 mod upstream;
 mod usage;
+mod websocket;
 mod world;

@@ -106,7 +106,34 @@ pub fn anthropic_reply(seen: &SeenRequest, id: &str) -> Canned {
 /// One OpenAI Responses reply with id `id`.
 pub fn responses_reply(seen: &SeenRequest, id: &str) -> Canned {
     let body = body(seen);
-    let model = model(&body, "gpt-5-codex");
+    match responses_events(&body, id) {
+        Ok(events) => Canned::sse(sse(&events)),
+        Err(whole) => Canned::json(200, whole.to_string()),
+    }
+}
+
+/// Adds OpenAI's Responses API over a WebSocket (`GET /v1/responses`, as Codex asks for
+/// it): each `response.create` message is answered with the events of one streamed reply,
+/// one message each.
+pub fn responses_websocket(fake: FakeProvider) -> FakeProvider {
+    let n = Arc::new(AtomicUsize::new(0));
+    fake.websocket("/v1/responses", move |message| {
+        let Ok(body) = serde_json::from_str::<Value>(message) else { return Vec::new() };
+        if body["type"] != "response.create" {
+            return Vec::new();
+        }
+        let id = format!("resp_glassbox_{}", n.fetch_add(1, Ordering::Relaxed) + 1);
+        let mut body = body;
+        body["stream"] = Value::Bool(true);
+        let events = responses_events(&body, &id).unwrap_or_default();
+        events.into_iter().map(|(_, data)| data.to_string()).collect()
+    })
+}
+
+/// The events of one streamed Responses reply with id `id` to the request `body`; the
+/// whole response instead when the body does not ask for a stream.
+fn responses_events(body: &Value, id: &str) -> Result<Vec<(&'static str, Value)>, Value> {
+    let model = model(body, "gpt-5-codex");
     let (input, output) = RESPONSES_USAGE;
     let item_id = format!("msg_{id}");
     let text = json!({"type": "output_text", "text": REPLY, "annotations": []});
@@ -124,9 +151,9 @@ pub fn responses_reply(seen: &SeenRequest, id: &str) -> Canned {
         })
     };
     if body["stream"] != true {
-        return Canned::json(200, response("completed", json!([item]), usage).to_string());
+        return Err(response("completed", json!([item]), usage));
     }
-    let events = [
+    Ok(vec![
         (
             "response.created",
             json!({"type": "response.created", "sequence_number": 0, "response": response("in_progress", json!([]), Value::Null)}),
@@ -168,8 +195,7 @@ pub fn responses_reply(seen: &SeenRequest, id: &str) -> Canned {
             "response.completed",
             json!({"type": "response.completed", "sequence_number": 8, "response": response("completed", json!([item]), usage)}),
         ),
-    ];
-    Canned::sse(sse(&events))
+    ])
 }
 
 /// `event: NAME\ndata: JSON\n\n` for each event.

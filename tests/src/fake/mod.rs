@@ -21,6 +21,7 @@ mod canned;
 pub mod responses;
 pub mod server;
 pub mod tls;
+pub mod websocket;
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroUsize;
@@ -76,6 +77,7 @@ pub struct FakeProvider {
     cert_dir: Option<PathBuf>,
     sse_delay: Duration,
     routes: Vec<server::Route>,
+    websockets: Vec<websocket::WsRoute>,
     http1_only: bool,
     requests_per_connection: Option<NonZeroUsize>,
 }
@@ -95,6 +97,7 @@ impl FakeProvider {
             cert_dir: None,
             sse_delay: Duration::from_millis(20),
             routes: Vec::new(),
+            websockets: Vec::new(),
             http1_only: false,
             requests_per_connection: None,
         }
@@ -165,6 +168,19 @@ impl FakeProvider {
         self
     }
 
+    /// Accepts a WebSocket upgrade of `GET path` and answers each text message the
+    /// client sends with the messages `reply` makes of it (`sse_delay` apart).
+    #[must_use]
+    pub fn websocket(mut self, path: &str, reply: impl Fn(&str) -> Vec<String> + Send + Sync + 'static) -> Self {
+        self.websockets.push(websocket::WsRoute {
+            path: path.to_owned(),
+            reply: Arc::new(reply),
+            received: Arc::default(),
+            sent: Arc::default(),
+        });
+        self
+    }
+
     /// Binds and starts serving on a runtime of its own; panics if the address is taken.
     pub fn start(self) -> FakeHandle {
         let addr = self.addr.unwrap_or_else(|| SocketAddr::from((unique::ip(), 443)));
@@ -179,6 +195,7 @@ impl FakeProvider {
             record: Some(seen.clone()),
             sse_delay: self.sse_delay,
             routes: self.routes,
+            websockets: self.websockets,
             requests_per_connection: self.requests_per_connection,
             ..server::Options::default()
         });
@@ -231,6 +248,16 @@ impl FakeHandle {
     /// Every request seen so far, oldest first.
     pub fn requests(&self) -> Vec<SeenRequest> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The text messages received on WebSockets, oldest first.
+    pub fn websocket_messages(&self) -> Vec<String> {
+        self.options.websockets.iter().flat_map(|r| r.received.lock().unwrap().clone()).collect()
+    }
+
+    /// The text messages sent on WebSockets, oldest first.
+    pub fn websocket_sent(&self) -> Vec<String> {
+        self.options.websockets.iter().flat_map(|r| r.sent.lock().unwrap().clone()).collect()
     }
 
     /// How many connections the fake has accepted (TLS handshake done).

@@ -25,6 +25,7 @@ use super::SeenRequest;
 use super::body::FakeBody;
 use super::canned::Canned;
 use super::responses;
+use super::websocket::{self, WsRoute};
 
 /// Chooses the canned answer to one request from what the request says.
 pub type Answer = Arc<dyn Fn(&SeenRequest) -> Canned + Send + Sync>;
@@ -52,6 +53,8 @@ pub struct Options {
     pub sse_delay: Duration,
     /// Answers by method and path, tried before the built-in routes; the first wins.
     pub routes: Vec<Route>,
+    /// Paths that accept a WebSocket upgrade, and how they answer its messages.
+    pub websockets: Vec<WsRoute>,
     /// Once a connection has received this many requests it is shut down gracefully: the
     /// requests already received are answered, no new one is taken. `None`: never.
     pub requests_per_connection: Option<NonZeroUsize>,
@@ -96,7 +99,7 @@ pub async fn serve(listener: TcpListener, tls: TlsAcceptor, options: Arc<Options
                 }
             });
             let builder = auto::Builder::new(TokioExecutor::new());
-            let serving = builder.serve_connection(TokioIo::new(stream), service);
+            let serving = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::pin!(serving);
             tokio::select! {
                 _ = serving.as_mut() => return,
@@ -111,11 +114,16 @@ pub async fn serve(listener: TcpListener, tls: TlsAcceptor, options: Arc<Options
 }
 
 async fn handle(
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
     options: Arc<Options>,
     sni: Option<Arc<str>>,
     connection: usize,
 ) -> Result<Response<FakeBody>, Infallible> {
+    let ws_route = options
+        .websockets
+        .iter()
+        .find(|r| req.method() == Method::GET && r.path == req.uri().path() && websocket::is_upgrade(&req));
+    let switched = ws_route.and_then(|route| websocket::accept(&mut req, route.clone(), options.sse_delay));
     let (parts, body) = req.into_parts();
     // A client that vanishes mid-body leaves what arrived; the route then decides.
     let body = body.collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
@@ -129,9 +137,12 @@ async fn handle(
         sni: sni.as_deref().map(str::to_owned),
         connection,
     };
-    let response = match own {
-        Some(r) => serve_canned(&(r.answer)(&seen), options.sse_delay),
-        None => route(&seen.method, seen.path.split('?').next().unwrap_or("/"), &seen.body, options.sse_delay),
+    let response = match (switched, own) {
+        (Some(switched), _) => switched.map(|()| FakeBody::empty()),
+        (None, own) => match own {
+            Some(r) => serve_canned(&(r.answer)(&seen), options.sse_delay),
+            None => route(&seen.method, seen.path.split('?').next().unwrap_or("/"), &seen.body, options.sse_delay),
+        },
     };
     if let Some(record) = &options.record {
         record.lock().unwrap().push(seen);

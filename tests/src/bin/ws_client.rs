@@ -1,0 +1,133 @@
+//! `ws-client`: a WebSocket client for the end-to-end tests (tokio-tungstenite over
+//! tokio-rustls, independent of the agent's code). Connects to a `wss://` URL, sends each
+//! MESSAGE in turn and, after each, prints every message it receives, one per line,
+//! until one whose `type` ends a response; then closes the socket and waits for the
+//! server's close.
+//!
+//! ```text
+//! ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... URL MESSAGE...
+//! ```
+//!
+//! The host resolves through the system resolver (so /etc/hosts counts) and is the SNI.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use http::HeaderValue;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, RootCertStore};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+const USAGE: &str = "usage: ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... URL MESSAGE...";
+/// Event types that end a response.
+const ENDS: [&str; 4] = ["response.completed", "response.failed", "response.incomplete", "error"];
+/// Bounds the whole conversation, so a stuck path fails the test instead of hanging it.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Args {
+    cacert: PathBuf,
+    offer_deflate: bool,
+    headers: Vec<(String, String)>,
+    url: String,
+    messages: Vec<String>,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut cacert = None;
+    let (mut offer_deflate, mut headers, mut rest) = (false, Vec::new(), Vec::new());
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--cacert" => cacert = Some(PathBuf::from(args.next().ok_or(USAGE)?)),
+            "--offer-deflate" => offer_deflate = true,
+            "--header" => {
+                let h = args.next().ok_or(USAGE)?;
+                let (name, value) = h.split_once(':').ok_or(format!("--header {h}: NAME:VALUE"))?;
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+            _ => rest.push(arg),
+        }
+    }
+    let mut rest = rest.into_iter();
+    let url = rest.next().ok_or(USAGE)?;
+    Ok(Args { cacert: cacert.ok_or(USAGE)?, offer_deflate, headers, url, messages: rest.collect() })
+}
+
+fn main() {
+    let result = parse().and_then(|args| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        runtime.block_on(async { tokio::time::timeout(TIMEOUT, run(args)).await.map_err(|_| "timed out".to_owned())? })
+    });
+    if let Err(message) = result {
+        eprintln!("ws-client: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let mut request = args.url.as_str().into_client_request().map_err(|e| format!("{}: {e}", args.url))?;
+    let host = request.uri().host().ok_or("the URL has no host")?.to_owned();
+    let port = request.uri().port_u16().unwrap_or(443);
+    if args.offer_deflate {
+        let offer = HeaderValue::from_static("permessage-deflate; client_max_window_bits");
+        request.headers_mut().insert("sec-websocket-extensions", offer);
+    }
+    for (name, value) in &args.headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("{name}: {e}"))?;
+        request.headers_mut().insert(name, HeaderValue::from_str(value).map_err(|e| format!("{value}: {e}"))?);
+    }
+
+    let tcp = TcpStream::connect((host.as_str(), port)).await.map_err(|e| format!("connect {host}:{port}: {e}"))?;
+    let name = ServerName::try_from(host.clone()).map_err(|e| format!("{host}: {e}"))?;
+    let tls = TlsConnector::from(tls_config(&args.cacert)?)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake with {host}: {e}"))?;
+    let (mut ws, response) =
+        tokio_tungstenite::client_async(request, tls).await.map_err(|e| format!("WebSocket handshake: {e}"))?;
+    eprintln!("ws-client: switched protocols ({})", response.status());
+
+    for message in args.messages {
+        ws.send(Message::text(message)).await.map_err(|e| format!("send: {e}"))?;
+        loop {
+            let received = ws.next().await.ok_or("the server closed before the response ended")?;
+            let Message::Text(text) = received.map_err(|e| format!("receive: {e}"))? else { continue };
+            println!("{text}");
+            let kind = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v["type"].as_str().map(str::to_owned));
+            if kind.is_some_and(|k| ENDS.contains(&k.as_str())) {
+                break;
+            }
+        }
+    }
+    ws.close(None).await.map_err(|e| format!("close: {e}"))?;
+    // Reads until the server's close arrives and the connection ends.
+    while let Some(message) = ws.next().await {
+        if message.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn tls_config(cacert: &std::path::Path) -> Result<Arc<ClientConfig>, String> {
+    let pem = std::fs::read(cacert).map_err(|e| format!("cannot read {}: {e}", cacert.display()))?;
+    let mut roots = RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &pem[..]) {
+        let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", cacert.display()))?;
+        roots.add(cert).map_err(|e| format!("unusable CA in {}: {e}", cacert.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
