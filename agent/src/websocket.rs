@@ -149,15 +149,19 @@ impl Recorder {
 
 /// Relays both ways until both sides are done, recording turns as they end.
 async fn relay(client: OnUpgrade, upstream: OnUpgrade, recorder: Recorder) {
+    let shared = recorder.shared.clone();
+    let turns = Turns::new(move || shared.body_buf());
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(both) => both,
         Err(error) => {
             debug!(message = "A WebSocket upgrade did not complete.", %error);
+            if let Some(turn) = turns.finish() {
+                recorder.submit(turn, Some(&format!("the WebSocket upgrade did not complete: {error}")));
+            }
             return;
         }
     };
-    let shared = recorder.shared.clone();
-    let turns = Mutex::new(Turns::new(move || shared.body_buf()));
+    let turns = Mutex::new(turns);
     let broken = Mutex::new(None::<String>);
     let (client_read, client_write) = tokio::io::split(TokioIo::new(client));
     let (upstream_read, upstream_write) = tokio::io::split(TokioIo::new(upstream));

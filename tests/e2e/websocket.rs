@@ -26,8 +26,14 @@ fn ask(input: &str) -> String {
 
 /// Runs ws-client in the cgroup, offering compression, sending `messages` in turn.
 fn ws_client(w: &World, messages: &[String]) -> ClientOutput {
+    ws_client_with(w, &[], messages)
+}
+
+fn ws_client_with(w: &World, options: &[&str], messages: &[String]) -> ClientOutput {
     let bundle = w.bundle.to_str().unwrap().to_owned();
-    let mut args = vec!["--cacert".to_owned(), bundle, "--offer-deflate".to_owned(), URL.to_owned()];
+    let mut args = vec!["--cacert".to_owned(), bundle, "--offer-deflate".to_owned()];
+    args.extend(options.iter().map(|o| (*o).to_owned()));
+    args.push(URL.to_owned());
     args.extend(messages.iter().cloned());
     w.client().timeout(Duration::from_secs(60)).cmd(WS_CLIENT, args).output()
 }
@@ -91,6 +97,32 @@ fn websocket_turns_are_relayed_unchanged_and_recorded_each() {
     // Every message belonged to a turn: the connection's end adds no record of its own.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(websocket_records(&w).len(), 2, "no record beyond the two turns");
+}
+
+#[test]
+fn a_client_gone_mid_turn_leaves_an_abandoned_record_of_what_passed() {
+    // 50 ms between events: the client is long gone before the turn could end.
+    let fake = assistant::responses_websocket(FakeProvider::new().sse_delay(Duration::from_millis(50)));
+    let w = World::build("websocket_gone", fake, |a| a);
+    let out = ws_client_with(&w, &["--quit-after", "2"], &[ask("say hi")]);
+    assert!(out.success(), "ws-client failed: {}", out.stderr);
+    let got: Vec<String> = out.stdout_str().lines().map(str::to_owned).collect();
+    assert_eq!(got.len(), 2);
+
+    let record = w.agent.wait_for_request("the cut-off turn", |r| r["http_version"] == "websocket");
+    assert_field(&record, "/outcome", "abandoned");
+    assert_field(&record, "/error", "the WebSocket closed before the response ended");
+    assert_field(&record, "/bytes_sent", ask("say hi").len());
+    assert_field(&record, "/process/pid", out.pid);
+    let shown = w.agent.show_json(&record["id"], true);
+    let body = shown["response_body"].as_str().unwrap_or_default();
+    let first_two: String = got.iter().map(|m| format!("data: {m}\n\n")).collect();
+    assert!(body.starts_with(&first_two), "the record holds what the client got first:\n{body}");
+    // The agent keeps serving: a new client's turn goes through whole.
+    let again = ws_client(&w, &[ask("again")]);
+    assert!(again.success(), "a second client failed: {}", again.stderr);
+    w.agent
+        .wait_for_request("the next client's turn", |r| r["outcome"] == "complete" && r["process"]["pid"] == again.pid);
 }
 
 #[test]

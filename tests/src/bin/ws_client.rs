@@ -5,8 +5,11 @@
 //! server's close.
 //!
 //! ```text
-//! ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... URL MESSAGE...
+//! ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... [--quit-after N]
+//!           URL MESSAGE...
 //! ```
+//!
+//! `--quit-after N` drops the connection, with no close, once N messages have arrived.
 //!
 //! The host resolves through the system resolver (so /etc/hosts counts) and is the SNI.
 
@@ -23,7 +26,8 @@ use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const USAGE: &str = "usage: ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... URL MESSAGE...";
+const USAGE: &str =
+    "usage: ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... [--quit-after N] URL MESSAGE...";
 /// Event types that end a response.
 const ENDS: [&str; 4] = ["response.completed", "response.failed", "response.incomplete", "error"];
 /// Bounds the whole conversation, so a stuck path fails the test instead of hanging it.
@@ -33,18 +37,23 @@ struct Args {
     cacert: PathBuf,
     offer_deflate: bool,
     headers: Vec<(String, String)>,
+    quit_after: Option<usize>,
     url: String,
     messages: Vec<String>,
 }
 
 fn parse() -> Result<Args, String> {
-    let mut cacert = None;
+    let (mut cacert, mut quit_after) = (None, None);
     let (mut offer_deflate, mut headers, mut rest) = (false, Vec::new(), Vec::new());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--cacert" => cacert = Some(PathBuf::from(args.next().ok_or(USAGE)?)),
             "--offer-deflate" => offer_deflate = true,
+            "--quit-after" => {
+                let n = args.next().ok_or(USAGE)?;
+                quit_after = Some(n.parse().map_err(|e| format!("--quit-after {n}: {e}"))?);
+            }
             "--header" => {
                 let h = args.next().ok_or(USAGE)?;
                 let (name, value) = h.split_once(':').ok_or(format!("--header {h}: NAME:VALUE"))?;
@@ -55,7 +64,7 @@ fn parse() -> Result<Args, String> {
     }
     let mut rest = rest.into_iter();
     let url = rest.next().ok_or(USAGE)?;
-    Ok(Args { cacert: cacert.ok_or(USAGE)?, offer_deflate, headers, url, messages: rest.collect() })
+    Ok(Args { cacert: cacert.ok_or(USAGE)?, offer_deflate, headers, quit_after, url, messages: rest.collect() })
 }
 
 fn main() {
@@ -92,12 +101,18 @@ async fn run(args: Args) -> Result<(), String> {
         tokio_tungstenite::client_async(request, tls).await.map_err(|e| format!("WebSocket handshake: {e}"))?;
     eprintln!("ws-client: switched protocols ({})", response.status());
 
+    let mut count = 0;
     for message in args.messages {
         ws.send(Message::text(message)).await.map_err(|e| format!("send: {e}"))?;
         loop {
             let received = ws.next().await.ok_or("the server closed before the response ended")?;
             let Message::Text(text) = received.map_err(|e| format!("receive: {e}"))? else { continue };
             println!("{text}");
+            count += 1;
+            if args.quit_after == Some(count) {
+                eprintln!("ws-client: quitting after {count} messages, without a close");
+                return Ok(());
+            }
             let kind = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .and_then(|v| v["type"].as_str().map(str::to_owned));
