@@ -92,8 +92,9 @@ pub async fn proxy(
         return proxy::respond(&shared, exchange, started, resp, http::Version::HTTP_11);
     }
 
-    let (mut parts, body) = resp.into_parts();
-    let upstream_side = hyper::upgrade::on(Response::from_parts(parts.clone(), body));
+    let mut resp = resp;
+    let upstream_side = hyper::upgrade::on(&mut resp);
+    let (mut parts, _) = resp.into_parts();
     proxy::strip_hop_by_hop(&mut parts.headers);
     let response_headers = parts.headers.clone();
     parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
