@@ -259,3 +259,46 @@ fn webhook_outcomes_under_both_fail_policies() {
     assert_eq!(doc["body"]["messages"][0]["content"], "original text", "{doc}");
     assert_eq!(doc["path"], CHAT_PATH, "the query never goes to the guardrail: {doc}");
 }
+
+/// Sends `calls` chat requests through a webhook hook asking `guardrail`; checks that
+/// every call was let through and asked the guardrail once, in order.
+fn calls_through(name: &str, guardrail: &Guardrail, calls: usize) {
+    let config =
+        format!("[[hooks]]\nname = \"guard\"\nkind = \"webhook\"\nurl = \"{}\"\ntimeout_ms = 2000\n", guardrail.url());
+    let w = calls::world(name, fake(), &config);
+    let json_h = [("content-type", "application/json")];
+    for i in 0..calls {
+        let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": format!("call {i}")}]});
+        let out = post(&w, CHAT_URL, &json_h, body.to_string().as_bytes());
+        assert!(out.stdout_str().contains("chatcmpl-"), "call {i}: {}", out.stdout_str());
+    }
+    let seen = guardrail.seen();
+    assert_eq!(seen.len(), calls, "the guardrail was asked once per call");
+    let contents: Vec<String> = seen
+        .iter()
+        .map(|s| s.document["body"]["messages"][0]["content"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(contents, (0..calls).map(|i| format!("call {i}")).collect::<Vec<_>>());
+}
+
+#[test]
+fn webhook_connections_are_kept_and_reused() {
+    const CALLS: usize = 6;
+    let allow = Guardrail::start(Mode::Allow);
+    calls_through("policy_webhook_pool", &allow, CALLS);
+    // Each proxy worker keeps its connection: one per worker at most, not one per call.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    assert!(
+        allow.connections() <= workers.min(CALLS - 1),
+        "{} connections for {CALLS} calls with {workers} workers",
+        allow.connections()
+    );
+}
+
+#[test]
+fn a_webhook_connection_dropped_while_idle_is_replaced() {
+    const CALLS: usize = 4;
+    let allow = Guardrail::start_dropping(Mode::Allow);
+    calls_through("policy_webhook_dropped", &allow, CALLS);
+    assert_eq!(allow.connections(), CALLS, "a new connection for each call, none failed");
+}

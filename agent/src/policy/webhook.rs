@@ -4,12 +4,19 @@
 //! `{"action":"modify","body":{…}}`. Anything else, a refused connection, a non-2xx
 //! status or no answer within the hook's timeout is an error, which the chain turns into
 //! allow or block by the hook's fail policy. https URLs are verified like upstreams:
-//! system roots plus `[upstream] extra_ca_file`, never weakened.
-use std::{sync::Arc, time::Duration};
+//! system roots plus `[upstream] extra_ca_file`, never weakened. Connections are kept
+//! alive and reused, each by the worker thread that opened it; one found closed when a
+//! call tries it is replaced once.
+use std::{
+    sync::{Arc, Mutex},
+    thread::{self, ThreadId},
+    time::Duration,
+};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, pki_types::ServerName};
 use serde_json::Value;
@@ -20,6 +27,12 @@ use super::config::HookConfig;
 
 /// The largest answer read from a guardrail (a modified body can be large).
 const MAX_ANSWER: usize = 64 << 20;
+/// Idle connections kept per webhook, over all worker threads.
+const MAX_IDLE: usize = 16;
+
+type Sender = SendRequest<Full<Bytes>>;
+/// Idle kept-alive connections, each with the worker thread whose runtime drives it.
+type Pool = Arc<Mutex<Vec<(ThreadId, Sender)>>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
@@ -31,6 +44,8 @@ pub enum WebhookError {
     Tls(String, #[source] std::io::Error),
     #[error("http exchange failed")]
     Http(#[source] hyper::Error),
+    #[error("the connection closed before the request was sent")]
+    Closed,
     #[error("answer body unreadable: {0}")]
     Body(String),
     #[error("answered status {0}")]
@@ -56,6 +71,7 @@ pub struct Webhook {
     tls: Option<(TlsConnector, ServerName<'static>)>,
     headers: HeaderMap,
     timeout_ms: u64,
+    idle: Pool,
 }
 
 impl Webhook {
@@ -77,7 +93,7 @@ impl Webhook {
             let value = HeaderValue::try_from(value.as_str()).map_err(|e| bad(&format!("header {name}: {e}")))?;
             headers.insert(name, value);
         }
-        Ok(Self { uri, host, port, tls, headers, timeout_ms: config.timeout_ms })
+        Ok(Self { uri, host, port, tls, headers, timeout_ms: config.timeout_ms, idle: Arc::default() })
     }
 
     /// Sends `document` and reads the verdict, all within the hook's timeout.
@@ -90,27 +106,54 @@ impl Webhook {
     }
 
     async fn call(&self, body: Bytes) -> Result<Verdict, WebhookError> {
+        let req = self.request(body)?;
+        let answer = match self.checkout() {
+            Some(sender) => match self.exchange(sender, req).await {
+                Err(Exchange::Unsent(req)) => {
+                    // The kept connection had closed: nothing was sent; once more, on a new one.
+                    self.exchange(self.connect().await?, *req).await
+                }
+                other => other,
+            },
+            None => self.exchange(self.connect().await?, req).await,
+        };
+        match answer {
+            Ok(answer) => parse_verdict(&answer),
+            Err(Exchange::Unsent(_)) => Err(WebhookError::Closed),
+            Err(Exchange::Failed(error)) => Err(error),
+        }
+    }
+
+    /// A kept connection of this thread, ready for a request.
+    fn checkout(&self) -> Option<Sender> {
+        let me = thread::current().id();
+        let mut idle = self.idle.lock().expect("webhook pool poisoned");
+        while let Some(at) = idle.iter().rposition(|(owner, _)| *owner == me) {
+            let (_, sender) = idle.swap_remove(at);
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    /// A new connection, driven by this thread's runtime.
+    async fn connect(&self) -> Result<Sender, WebhookError> {
         let addr = format!("{}:{}", self.host, self.port);
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| WebhookError::Connect(addr.clone(), e))?;
         let _ = tcp.set_nodelay(true);
-        let answer = match &self.tls {
+        match &self.tls {
             Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await.map_err(|e| WebhookError::Tls(addr, e))?;
-                self.exchange(TokioIo::new(tls), body).await?
+                handshake(TokioIo::new(tls)).await
             }
-            None => self.exchange(TokioIo::new(tcp), body).await?,
-        };
-        parse_verdict(&answer)
+            None => handshake(TokioIo::new(tcp)).await,
+        }
     }
 
-    async fn exchange<T>(&self, io: TokioIo<T>, body: Bytes) -> Result<Bytes, WebhookError>
-    where
-        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.map_err(WebhookError::Http)?;
-        tokio::spawn(conn);
+    fn request(&self, body: Bytes) -> Result<Request<Full<Bytes>>, WebhookError> {
         let path = self.uri.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
         let mut req = Request::post(path).body(Full::new(body)).map_err(|e| WebhookError::BadAnswer(e.to_string()))?;
         let host = if self.uri.port().is_some() { format!("{}:{}", self.host, self.port) } else { self.host.clone() };
@@ -119,16 +162,56 @@ impl Webhook {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(header::USER_AGENT, HeaderValue::from_static(concat!("glassbox/", env!("CARGO_PKG_VERSION"))));
         headers.extend(self.headers.clone());
-        let resp = sender.send_request(req).await.map_err(WebhookError::Http)?;
+        Ok(req)
+    }
+
+    /// Sends `req` on `sender` and reads the whole answer; the connection is kept for the
+    /// next call once it is ready again.
+    async fn exchange(&self, mut sender: Sender, req: Request<Full<Bytes>>) -> Result<Bytes, Exchange> {
+        let resp = match sender.try_send_request(req).await {
+            Ok(resp) => resp,
+            Err(mut error) => {
+                return Err(match error.take_message() {
+                    Some(req) => Exchange::Unsent(Box::new(req)),
+                    None => Exchange::Failed(WebhookError::Http(error.into_error())),
+                });
+            }
+        };
         if !resp.status().is_success() {
-            return Err(WebhookError::Status(resp.status().as_u16()));
+            return Err(Exchange::Failed(WebhookError::Status(resp.status().as_u16())));
         }
         let collected = Limited::new(resp.into_body(), MAX_ANSWER)
             .collect()
             .await
-            .map_err(|e| WebhookError::Body(e.to_string()))?;
+            .map_err(|e| Exchange::Failed(WebhookError::Body(e.to_string())))?;
+        let idle = self.idle.clone();
+        let me = thread::current().id();
+        tokio::spawn(async move {
+            if sender.ready().await.is_ok() {
+                let mut idle = idle.lock().expect("webhook pool poisoned");
+                if idle.len() < MAX_IDLE {
+                    idle.push((me, sender));
+                }
+            }
+        });
         Ok(collected.to_bytes())
     }
+}
+
+/// How one exchange on a connection failed.
+enum Exchange {
+    /// The connection was closed before the request left: it comes back unsent.
+    Unsent(Box<Request<Full<Bytes>>>),
+    Failed(WebhookError),
+}
+
+async fn handshake<T>(io: TokioIo<T>) -> Result<Sender, WebhookError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::handshake(io).await.map_err(WebhookError::Http)?;
+    tokio::spawn(conn);
+    Ok(sender)
 }
 
 /// Reads `{"action": "allow" | "block" | "modify", "reason"?, "body"?}`.
