@@ -49,3 +49,20 @@ pub fn test_ca() -> PathBuf {
 pub fn untrusted_ca() -> PathBuf {
     dir().join("untrusted-ca.pem")
 }
+
+/// A TLS client configuration (ring) trusting only the certificates in the PEM file
+/// `cacert`, for the test clients.
+pub fn client_config(cacert: &Path) -> Result<rustls::ClientConfig, String> {
+    let pem = std::fs::read(cacert).map_err(|e| format!("cannot read {}: {e}", cacert.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut &pem[..]) {
+        let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", cacert.display()))?;
+        roots.add(cert).map_err(|e| format!("unusable CA in {}: {e}", cacert.display()))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

@@ -23,8 +23,8 @@ use http::{Request, Uri, header};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
@@ -134,18 +134,7 @@ async fn connect(host: &str, port: u16, cacert: &std::path::Path) -> Result<Send
 }
 
 fn tls_config(cacert: &std::path::Path) -> Result<Arc<ClientConfig>, String> {
-    let pem = std::fs::read(cacert).map_err(|e| format!("cannot read {}: {e}", cacert.display()))?;
-    let mut roots = RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut &pem[..]) {
-        let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", cacert.display()))?;
-        roots.add(cert).map_err(|e| format!("unusable CA in {}: {e}", cacert.display()))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS versions: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut config = glassbox_tests::certs::client_config(cacert)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

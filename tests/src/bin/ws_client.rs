@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http::HeaderValue;
+use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, RootCertStore};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
@@ -132,17 +132,5 @@ async fn run(args: Args) -> Result<(), String> {
 }
 
 fn tls_config(cacert: &std::path::Path) -> Result<Arc<ClientConfig>, String> {
-    let pem = std::fs::read(cacert).map_err(|e| format!("cannot read {}: {e}", cacert.display()))?;
-    let mut roots = RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut &pem[..]) {
-        let cert = cert.map_err(|e| format!("bad certificate in {}: {e}", cacert.display()))?;
-        roots.add(cert).map_err(|e| format!("unusable CA in {}: {e}", cacert.display()))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS versions: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+    glassbox_tests::certs::client_config(cacert).map(Arc::new)
 }
