@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use glassbox_tests::check::assert_field;
-use glassbox_tests::fake::assistant::{self, REPLY, RESPONSES_USAGE};
+use glassbox_tests::fake::assistant::{self, REALTIME_USAGE, REPLY, RESPONSES_USAGE};
 use glassbox_tests::{ClientOutput, FakeProvider, SeenRequest};
 use serde_json::Value;
 
@@ -30,10 +30,14 @@ fn ws_client(w: &World, messages: &[String]) -> ClientOutput {
 }
 
 fn ws_client_with(w: &World, options: &[&str], messages: &[String]) -> ClientOutput {
+    ws_client_to(w, URL, options, messages)
+}
+
+fn ws_client_to(w: &World, url: &str, options: &[&str], messages: &[String]) -> ClientOutput {
     let bundle = w.bundle.to_str().unwrap().to_owned();
     let mut args = vec!["--cacert".to_owned(), bundle, "--offer-deflate".to_owned()];
     args.extend(options.iter().map(|o| (*o).to_owned()));
-    args.push(URL.to_owned());
+    args.push(url.to_owned());
     args.extend(messages.iter().cloned());
     w.client().timeout(Duration::from_secs(60)).cmd(WS_CLIENT, args).output()
 }
@@ -97,6 +101,37 @@ fn websocket_turns_are_relayed_unchanged_and_recorded_each() {
     // Every message belonged to a turn: the connection's end adds no record of its own.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(websocket_records(&w).len(), 2, "no record beyond the two turns");
+}
+
+#[test]
+fn a_realtime_turn_is_recorded_with_its_model_tools_and_usage() {
+    let fake = assistant::realtime_websocket(FakeProvider::new().sse_delay(Duration::from_millis(2)));
+    let w = World::build("websocket_realtime", fake, |a| a);
+    let session =
+        r#"{"type":"session.update","session":{"type":"realtime","tools":[{"type":"function","name":"get_weather"}]}}"#;
+    let item = r#"{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"Hi"}]}}"#;
+    let create = r#"{"type":"response.create"}"#;
+    // The first two get no answer: the client sends them all before it waits, as one turn.
+    let out = ws_client_to(
+        &w,
+        "wss://api.openai.com/v1/realtime?model=gpt-realtime",
+        &["--no-wait", "2"],
+        &[session.to_owned(), item.to_owned(), create.to_owned()],
+    );
+    assert!(out.success(), "ws-client failed: {}", out.stderr);
+    assert_eq!(w.fake.websocket_messages(), [session, item, create]);
+    let record = w.agent.wait_for_request("the Realtime turn", |r| r["http_version"] == "websocket");
+    assert_field(&record, "/path", "/v1/realtime?model=gpt-realtime");
+    assert_field(&record, "/api", "openai_realtime");
+    assert_field(&record, "/model", "gpt-realtime");
+    assert_field(&record, "/tools_declared/0", "get_weather");
+    assert_field(&record, "/response_id", "resp_rt_1");
+    assert_field(&record, "/finish_reason", "completed");
+    assert_field(&record, "/usage/input_tokens", REALTIME_USAGE.0);
+    assert_field(&record, "/usage/output_tokens", REALTIME_USAGE.1);
+    assert_field(&record, "/outcome", "complete");
+    let shown = w.agent.show_json(&record["id"], true);
+    assert_field(&shown, "/request_body", format!("{session}\n{item}\n{create}\n").as_str());
 }
 
 #[test]

@@ -6,10 +6,12 @@
 //!
 //! ```text
 //! ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... [--quit-after N]
-//!           URL MESSAGE...
+//!           [--no-wait N] URL MESSAGE...
 //! ```
 //!
 //! `--quit-after N` drops the connection, with no close, once N messages have arrived.
+//! `--no-wait N` sends the first N messages without waiting for an answer (context
+//! events, such as the Realtime API's `session.update`).
 //!
 //! The host resolves through the system resolver (so /etc/hosts counts) and is the SNI.
 
@@ -26,10 +28,9 @@ use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-const USAGE: &str =
-    "usage: ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... [--quit-after N] URL MESSAGE...";
+const USAGE: &str = "usage: ws-client --cacert FILE [--offer-deflate] [--header NAME:VALUE]... [--quit-after N] [--no-wait N] URL MESSAGE...";
 /// Event types that end a response.
-const ENDS: [&str; 4] = ["response.completed", "response.failed", "response.incomplete", "error"];
+const ENDS: [&str; 5] = ["response.completed", "response.failed", "response.incomplete", "response.done", "error"];
 /// Bounds the whole conversation, so a stuck path fails the test instead of hanging it.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -38,18 +39,23 @@ struct Args {
     offer_deflate: bool,
     headers: Vec<(String, String)>,
     quit_after: Option<usize>,
+    no_wait: usize,
     url: String,
     messages: Vec<String>,
 }
 
 fn parse() -> Result<Args, String> {
-    let (mut cacert, mut quit_after) = (None, None);
+    let (mut cacert, mut quit_after, mut no_wait) = (None, None, 0);
     let (mut offer_deflate, mut headers, mut rest) = (false, Vec::new(), Vec::new());
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--cacert" => cacert = Some(PathBuf::from(args.next().ok_or(USAGE)?)),
             "--offer-deflate" => offer_deflate = true,
+            "--no-wait" => {
+                let n = args.next().ok_or(USAGE)?;
+                no_wait = n.parse().map_err(|e| format!("--no-wait {n}: {e}"))?;
+            }
             "--quit-after" => {
                 let n = args.next().ok_or(USAGE)?;
                 quit_after = Some(n.parse().map_err(|e| format!("--quit-after {n}: {e}"))?);
@@ -64,7 +70,15 @@ fn parse() -> Result<Args, String> {
     }
     let mut rest = rest.into_iter();
     let url = rest.next().ok_or(USAGE)?;
-    Ok(Args { cacert: cacert.ok_or(USAGE)?, offer_deflate, headers, quit_after, url, messages: rest.collect() })
+    Ok(Args {
+        cacert: cacert.ok_or(USAGE)?,
+        offer_deflate,
+        headers,
+        quit_after,
+        no_wait,
+        url,
+        messages: rest.collect(),
+    })
 }
 
 fn main() {
@@ -102,8 +116,11 @@ async fn run(args: Args) -> Result<(), String> {
     eprintln!("ws-client: switched protocols ({})", response.status());
 
     let mut count = 0;
-    for message in args.messages {
+    for (i, message) in args.messages.into_iter().enumerate() {
         ws.send(Message::text(message)).await.map_err(|e| format!("send: {e}"))?;
+        if i < args.no_wait {
+            continue;
+        }
         loop {
             let received = ws.next().await.ok_or("the server closed before the response ended")?;
             let Message::Text(text) = received.map_err(|e| format!("receive: {e}"))? else { continue };

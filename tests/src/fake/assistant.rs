@@ -130,6 +130,37 @@ pub fn responses_websocket(fake: FakeProvider) -> FakeProvider {
     })
 }
 
+/// Input and output tokens of every Realtime reply.
+pub const REALTIME_USAGE: (u64, u64) = (120, 30);
+
+/// Adds OpenAI's Realtime API (`GET /v1/realtime`, a WebSocket): each `response.create`
+/// is answered with a text reply's events, ending with `response.done` and its usage.
+pub fn realtime_websocket(fake: FakeProvider) -> FakeProvider {
+    let n = Arc::new(AtomicUsize::new(0));
+    fake.websocket("/v1/realtime", move |message| {
+        let Ok(event) = serde_json::from_str::<Value>(message) else { return Vec::new() };
+        if event["type"] != "response.create" {
+            return Vec::new();
+        }
+        let id = format!("resp_rt_{}", n.fetch_add(1, Ordering::Relaxed) + 1);
+        let (input, output) = REALTIME_USAGE;
+        let item = json!({"id": format!("item_{id}"), "type": "message", "role": "assistant",
+            "content": [{"type": "output_text", "text": REPLY}]});
+        [
+            json!({"type": "response.created", "response": {"id": id, "object": "realtime.response", "status": "in_progress", "output": []}}),
+            json!({"type": "response.output_text.delta", "response_id": id, "item_id": format!("item_{id}"), "delta": REPLY}),
+            json!({"type": "response.done", "response": {"id": id, "object": "realtime.response", "status": "completed",
+                "output": [item],
+                "usage": {"total_tokens": input + output, "input_tokens": input, "output_tokens": output,
+                    "input_token_details": {"cached_tokens": 0, "text_tokens": input, "audio_tokens": 0},
+                    "output_token_details": {"text_tokens": output, "audio_tokens": 0}}}}),
+        ]
+        .iter()
+        .map(Value::to_string)
+        .collect()
+    })
+}
+
 /// The events of one streamed Responses reply with id `id` to the request `body`; the
 /// whole response instead when the body does not ask for a stream.
 fn responses_events(body: &Value, id: &str) -> Result<Vec<(&'static str, Value)>, Value> {

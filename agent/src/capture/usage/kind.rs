@@ -13,6 +13,9 @@ pub enum ApiKind {
     /// `POST …/responses`
     #[serde(rename = "openai_responses")]
     OpenAiResponses,
+    /// `…/realtime`: OpenAI's Realtime API, a WebSocket recorded turn by turn
+    #[serde(rename = "openai_realtime")]
+    OpenAiRealtime,
     /// `POST …/embeddings`
     #[serde(rename = "openai_embeddings")]
     OpenAiEmbeddings,
@@ -41,6 +44,7 @@ impl ApiKind {
         match self {
             Self::OpenAiChat => "openai_chat",
             Self::OpenAiResponses => "openai_responses",
+            Self::OpenAiRealtime => "openai_realtime",
             Self::OpenAiEmbeddings => "openai_embeddings",
             Self::OpenAiCompletions => "openai_completions",
             Self::AnthropicMessages => "anthropic_messages",
@@ -52,7 +56,8 @@ impl ApiKind {
     }
 }
 
-/// The API family of a request. Only `POST` calls are analysed; anything else (Claude
+/// The API family of a request. Only `POST` calls are analysed (a WebSocket turn counts
+/// as the POST of its path); anything else (Claude
 /// Code's `HEAD /`, `GET /v1/models`, `GET /v1/responses/{id}`) is `Unknown`. The query
 /// (`?beta=true`, `?alt=sse`, `?api-version=`) does not change the family.
 pub fn api_kind(method: &str, path: &str) -> ApiKind {
@@ -75,6 +80,8 @@ pub fn api_kind(method: &str, path: &str) -> ApiKind {
         ApiKind::OpenAiCompletions
     } else if path.ends_with("/responses") {
         ApiKind::OpenAiResponses
+    } else if path.ends_with("/realtime") {
+        ApiKind::OpenAiRealtime
     } else if path.ends_with("/embeddings") {
         ApiKind::OpenAiEmbeddings
     } else if path.ends_with("/v1/messages") {

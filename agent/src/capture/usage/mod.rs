@@ -18,6 +18,7 @@ mod gemini;
 mod json;
 mod kind;
 mod openai;
+mod realtime;
 mod responses;
 
 pub(crate) use gemini::model_from_path;
@@ -136,6 +137,7 @@ pub fn analyze(api: ApiKind, path: &str, request_body: &[u8], status: u16, respo
             openai::analyze(&request, &body, &mut analysis);
         }
         ApiKind::OpenAiResponses => responses::analyze(&request, &body, &mut analysis),
+        ApiKind::OpenAiRealtime => realtime::analyze(request_body, path, &body, &mut analysis),
         ApiKind::AnthropicMessages => anthropic::analyze(&request, &body, &mut analysis),
         ApiKind::GeminiGenerate | ApiKind::GeminiStreamGenerate | ApiKind::GeminiEmbed => {
             gemini::analyze(path, &request, &body, &mut analysis);

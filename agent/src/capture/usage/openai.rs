@@ -61,6 +61,8 @@ pub(super) fn usage(usage: &Value) -> Option<Usage> {
         cache_read_tokens: first(&[
             &["prompt_tokens_details", "cached_tokens"],
             &["input_tokens_details", "cached_tokens"],
+            // The Realtime API's spelling.
+            &["input_token_details", "cached_tokens"],
             &["prompt_cache_hit_tokens"],
         ]),
         cache_creation_tokens: None,

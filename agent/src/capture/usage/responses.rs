@@ -50,7 +50,7 @@ fn response(value: &Value, analysis: &mut Analysis) {
 
 /// A tool call among the output items: function and custom tool calls by name, remote MCP
 /// calls as `mcp__{server_label}__{name}`, built-in tools (`web_search_call`, …) by type.
-fn output_call(item: &Value) -> Option<ToolCall> {
+pub(super) fn output_call(item: &Value) -> Option<ToolCall> {
     let kind = json::string(item, &["type"])?;
     let id = json::non_empty(item, &["call_id"]).or_else(|| json::non_empty(item, &["id"]));
     let text = |key: &str| json::string(item, &[key]).unwrap_or_default();

@@ -65,6 +65,9 @@ fn api_kind_from_method_and_path() {
         ("POST", "/v1/responses", OpenAiResponses),
         ("POST", "/openai/v1/responses", OpenAiResponses),
         ("POST", "/v1/responses/resp_1/cancel", Unknown),
+        ("POST", "/v1/realtime?model=gpt-realtime", OpenAiRealtime),
+        ("POST", "/v1/realtime/client_secrets", Unknown),
+        ("GET", "/v1/realtime", Unknown),
         ("GET", "/v1/responses/resp_1", Unknown),
         ("POST", "/v1/embeddings", OpenAiEmbeddings),
         ("POST", "/v1/messages?beta=true", AnthropicMessages),
@@ -90,6 +93,7 @@ fn api_kind_names_match_their_json() {
     let all = [
         OpenAiChat,
         OpenAiResponses,
+        OpenAiRealtime,
         OpenAiEmbeddings,
         OpenAiCompletions,
         AnthropicMessages,
