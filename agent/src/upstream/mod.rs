@@ -78,6 +78,11 @@ impl UpstreamError {
     }
 }
 
+/// The authority a request to `host` at `dst` names: the port only when it is not 443.
+fn authority(dst: OrigDst, host: &str) -> String {
+    if dst.0.port() == 443 { host.to_owned() } else { format!("{host}:{}", dst.0.port()) }
+}
+
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     dst: OrigDst,
@@ -124,7 +129,7 @@ impl Upstream {
         mut req: Request<ReqBody>,
     ) -> Result<(Response<RespBody>, Version), UpstreamError> {
         let key = Key { dst, host: host.clone() };
-        let authority = if dst.0.port() == 443 { host.to_string() } else { format!("{host}:{}", dst.0.port()) };
+        let authority = authority(dst, host);
         let path = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut fresh = false;
         loop {
@@ -234,11 +239,10 @@ impl Upstream {
                 debug!(message = "Upstream upgrade connection ended.", %error);
             }
         });
-        let authority = if dst.0.port() == 443 { host.to_string() } else { format!("{host}:{}", dst.0.port()) };
         let path = req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         *req.uri_mut() = Uri::from(path);
         *req.version_mut() = Version::HTTP_11;
-        req.headers_mut().insert(HOST, authority.parse().map_err(http::Error::from)?);
+        req.headers_mut().insert(HOST, authority(dst, host).parse().map_err(http::Error::from)?);
         sender.send_request(req).await.map_err(UpstreamError::Request)
     }
 

@@ -51,8 +51,6 @@ pub struct Turn {
 pub struct Turns {
     make_buf: Box<dyn Fn() -> BodyBuf + Send>,
     current: Option<Turn>,
-    /// A response.create was seen and its end not yet.
-    asked: bool,
     /// Turns emitted so far.
     emitted: u64,
 }
@@ -71,7 +69,7 @@ fn kind(data: &[u8]) -> Option<Cow<'_, str>> {
 impl Turns {
     /// `make_buf` makes the bounded buffer a body is captured into.
     pub fn new(make_buf: impl Fn() -> BodyBuf + Send + 'static) -> Self {
-        Self { make_buf: Box::new(make_buf), current: None, asked: false, emitted: 0 }
+        Self { make_buf: Box::new(make_buf), current: None, emitted: 0 }
     }
 
     fn turn(&mut self) -> &mut Turn {
@@ -97,9 +95,8 @@ impl Turns {
         match direction {
             Direction::FromClient => {
                 let starts = kind.as_deref() == Some(START);
-                let asked = self.asked;
                 let turn = self.turn();
-                if starts && !asked {
+                if starts && !turn.asked {
                     // The turn is timed from the ask, not from context sent before it.
                     (turn.at, turn.started) = (SystemTime::now(), Instant::now());
                 }
@@ -107,21 +104,18 @@ impl Turns {
                 turn.messages.0 += 1;
                 turn.request.push(&line(*text, data, *len));
                 turn.asked |= starts;
-                self.asked |= starts;
                 None
             }
             Direction::FromServer => {
-                let asked = self.asked;
                 let turn = self.turn();
-                if asked && turn.first_answer.is_none() {
+                if turn.asked && turn.first_answer.is_none() {
                     turn.first_answer = Some(Instant::now());
                 }
                 turn.bytes_received += len;
                 turn.messages.1 += 1;
                 turn.response.push(&sse_event(*text, data, *len));
-                let ends = asked && kind.as_deref().is_some_and(|k| END.contains(&k));
+                let ends = turn.asked && kind.as_deref().is_some_and(|k| END.contains(&k));
                 ends.then(|| {
-                    self.asked = false;
                     self.emitted += 1;
                     let mut turn = self.current.take().expect("made above");
                     turn.ended = true;
