@@ -1,5 +1,5 @@
-//! Body wrappers on the hot path: they pass frames through untouched, tee refcounted
-//! clones into capture buffers, and notice the end (or the abandonment) of a stream.
+//! Body wrappers on the hot path: they pass frames through untouched, tee a copy of each
+//! into capture buffers, and notice the end (or the abandonment) of a stream.
 use std::{
     pin::Pin,
     sync::{Arc, Mutex},

@@ -1,6 +1,8 @@
-//! The bounded tee: keeps refcounted clones of a body's frames (no copy) while they pass
-//! to the client, up to a per-record cap and a global in-flight budget. Past either, the
-//! capture is marked truncated; the client still receives every byte.
+//! The bounded tee: keeps a copy of a body's frames as they pass to the client, up to a
+//! per-record cap and a global in-flight budget. Past either, the capture is marked
+//! truncated; the client still receives every byte. A copy, because a frame is a slice
+//! of its connection's read buffer: kept by reference, a 1.4 KB body held a buffer of
+//! about 5.6 KB alive (measured with hyper's HTTP/1.1 server), unseen by the budget.
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
@@ -73,7 +75,7 @@ impl BodyBuf {
             return;
         }
         self.kept += n;
-        self.frames.push(data.clone());
+        self.frames.push(Bytes::copy_from_slice(data));
     }
 
     /// Every byte that passed, captured or not.
@@ -126,6 +128,18 @@ mod tests {
         assert_eq!(budget.held(), 8);
         drop(buf);
         assert_eq!(budget.held(), 0, "the budget is returned when the capture ends");
+    }
+
+    #[test]
+    fn a_kept_frame_does_not_hold_its_source_buffer() {
+        let budget = Budget::new(1 << 20);
+        let mut buf = BodyBuf::new(1 << 20, budget);
+        let mut read_buffer = Bytes::from(vec![7u8; 8192]);
+        let frame = read_buffer.split_to(1400);
+        buf.push(&frame);
+        drop(frame);
+        assert!(read_buffer.is_unique(), "the capture must not share the connection's buffer");
+        assert_eq!(&buf.to_bytes()[..], &[7u8; 1400][..]);
     }
 
     #[test]
