@@ -109,7 +109,7 @@ impl Webhook {
         let req = self.request(body)?;
         let answer = match self.checkout() {
             Some(sender) => match self.exchange(sender, req).await {
-                Err(Exchange::Unsent(req)) => {
+                Err(ExchangeError::Unsent(req)) => {
                     // The kept connection had closed: nothing was sent; once more, on a new one.
                     self.exchange(self.connect().await?, *req).await
                 }
@@ -119,8 +119,8 @@ impl Webhook {
         };
         match answer {
             Ok(answer) => parse_verdict(&answer),
-            Err(Exchange::Unsent(_)) => Err(WebhookError::Closed),
-            Err(Exchange::Failed(error)) => Err(error),
+            Err(ExchangeError::Unsent(_)) => Err(WebhookError::Closed),
+            Err(ExchangeError::Failed(error)) => Err(error),
         }
     }
 
@@ -167,23 +167,23 @@ impl Webhook {
 
     /// Sends `req` on `sender` and reads the whole answer; the connection is kept for the
     /// next call once it is ready again.
-    async fn exchange(&self, mut sender: Sender, req: Request<Full<Bytes>>) -> Result<Bytes, Exchange> {
+    async fn exchange(&self, mut sender: Sender, req: Request<Full<Bytes>>) -> Result<Bytes, ExchangeError> {
         let resp = match sender.try_send_request(req).await {
             Ok(resp) => resp,
             Err(mut error) => {
                 return Err(match error.take_message() {
-                    Some(req) => Exchange::Unsent(Box::new(req)),
-                    None => Exchange::Failed(WebhookError::Http(error.into_error())),
+                    Some(req) => ExchangeError::Unsent(Box::new(req)),
+                    None => ExchangeError::Failed(WebhookError::Http(error.into_error())),
                 });
             }
         };
         if !resp.status().is_success() {
-            return Err(Exchange::Failed(WebhookError::Status(resp.status().as_u16())));
+            return Err(ExchangeError::Failed(WebhookError::Status(resp.status().as_u16())));
         }
         let collected = Limited::new(resp.into_body(), MAX_ANSWER)
             .collect()
             .await
-            .map_err(|e| Exchange::Failed(WebhookError::Body(e.to_string())))?;
+            .map_err(|e| ExchangeError::Failed(WebhookError::Body(e.to_string())))?;
         let idle = self.idle.clone();
         let me = thread::current().id();
         tokio::spawn(async move {
@@ -199,7 +199,7 @@ impl Webhook {
 }
 
 /// How one exchange on a connection failed.
-enum Exchange {
+enum ExchangeError {
     /// The connection was closed before the request left: it comes back unsent.
     Unsent(Box<Request<Full<Bytes>>>),
     Failed(WebhookError),
