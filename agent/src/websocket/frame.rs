@@ -55,8 +55,6 @@ pub struct FrameReader {
     mask_at: usize,
     /// The data message being assembled: text?, kept bytes, full length.
     message: Option<(bool, BytesMut, u64)>,
-    /// A control frame's payload (at most 125 bytes).
-    control: Vec<u8>,
 }
 
 impl FrameReader {
@@ -71,7 +69,6 @@ impl FrameReader {
             mask: None,
             mask_at: 0,
             message: None,
-            control: Vec::new(),
         }
     }
 
@@ -131,7 +128,7 @@ impl FrameReader {
             OP_CONTINUATION if self.message.is_none() => return Err(FrameError::Continuation),
             OP_CONTINUATION => {}
             0x8..=0xa if !fin || len > 125 => return Err(FrameError::Control(len)),
-            0x8..=0xa => self.control.clear(),
+            0x8..=0xa => {}
             other => return Err(FrameError::Opcode(other)),
         }
         (self.opcode, self.fin, self.mask_at) = (opcode, fin, 0);
@@ -142,31 +139,18 @@ impl FrameReader {
         Ok(())
     }
 
+    /// Keeps a data frame's payload (unmasked) in the message, up to the limit. A control
+    /// frame's payload (a close code, a ping's bytes) is not recorded.
     fn payload(&mut self, data: &[u8]) {
-        let limit = self.limit;
-        let keep = match (&mut self.message, self.opcode) {
-            (_, 0x8..=0xa) => Some(&mut self.control),
-            (Some((_, kept, len)), _) => {
-                *len += data.len() as u64;
-                let room = limit.saturating_sub(kept.len()).min(data.len());
-                let start = kept.len();
-                kept.extend_from_slice(&data[..room]);
-                if let Some(mask) = self.mask {
-                    unmask(&mut kept[start..], mask, self.mask_at);
-                }
-                self.mask_at = (self.mask_at + data.len()) % 4;
-                None
-            }
-            (None, _) => None,
-        };
-        if let Some(control) = keep {
-            let start = control.len();
-            control.extend_from_slice(data);
-            if let Some(mask) = self.mask {
-                unmask(&mut control[start..], mask, self.mask_at);
-            }
-            self.mask_at = (self.mask_at + data.len()) % 4;
+        let Some((_, kept, len)) = self.message.as_mut().filter(|_| self.opcode < 0x8) else { return };
+        *len += data.len() as u64;
+        let room = self.limit.saturating_sub(kept.len()).min(data.len());
+        let start = kept.len();
+        kept.extend_from_slice(&data[..room]);
+        if let Some(mask) = self.mask {
+            unmask(&mut kept[start..], mask, self.mask_at);
         }
+        self.mask_at = (self.mask_at + data.len()) % 4;
     }
 
     fn end_frame(&mut self, out: &mut Vec<Event>) {
