@@ -367,16 +367,18 @@ fn request_host<B>(req: &Request<B>) -> Option<String> {
     Some(raw.trim_end_matches('.').to_ascii_lowercase())
 }
 
+/// The comma-separated tokens of every `name` header, trimmed (`Connection: keep-alive,
+/// Upgrade` gives `keep-alive`, `Upgrade`).
+pub fn header_tokens<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> impl Iterator<Item = &'a str> {
+    headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::trim)
+}
+
 /// Removes the headers that belong to one hop (RFC 9110 §7.6.1), including any the
 /// Connection header names.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<String> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
+    let named: Vec<String> = header_tokens(headers, &header::CONNECTION)
         .filter(|name| !name.is_empty())
+        .map(str::to_ascii_lowercase)
         .collect();
     for name in named {
         headers.remove(name.as_str());

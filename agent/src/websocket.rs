@@ -46,12 +46,13 @@ pub fn is_upgrade<B>(req: &Request<B>) -> bool {
 }
 
 fn has_token(headers: &HeaderMap, name: &header::HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+    proxy::header_tokens(headers, name).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// Names the upgrade in `headers` again, after the hop-by-hop headers were removed.
+fn mark_upgrade(headers: &mut HeaderMap) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
 }
 
 /// Whether policy must see this caller's requests: then no upgrade is passed on.
@@ -74,8 +75,7 @@ pub async fn proxy(
     parts.headers.remove(header::SEC_WEBSOCKET_EXTENSIONS);
     let request_headers = parts.headers.clone();
     let mut exchange = Exchange::new(record.clone(), conn.snapshot().clone(), request_headers.clone(), None);
-    parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    parts.headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    mark_upgrade(&mut parts.headers);
 
     let upstream_req = Request::from_parts(parts, ReqBody::Whole(None));
     let resp = match conn.upstream().upgrade(conn.origin().dst, conn.sni(), upstream_req).await {
@@ -97,8 +97,7 @@ pub async fn proxy(
     let (mut parts, _) = resp.into_parts();
     proxy::strip_hop_by_hop(&mut parts.headers);
     let response_headers = parts.headers.clone();
-    parts.headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    parts.headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    mark_upgrade(&mut parts.headers);
 
     let mut template = record;
     template.http_version = WEBSOCKET.to_owned();
