@@ -116,17 +116,28 @@ pub fn responses_reply(seen: &SeenRequest, id: &str) -> Canned {
 /// it): each `response.create` message is answered with the events of one streamed reply,
 /// one message each.
 pub fn responses_websocket(fake: FakeProvider) -> FakeProvider {
-    let n = Arc::new(AtomicUsize::new(0));
-    fake.websocket("/v1/responses", move |message| {
-        let Ok(body) = serde_json::from_str::<Value>(message) else { return Vec::new() };
-        if body["type"] != "response.create" {
+    on_response_create(fake, "/v1/responses", "resp_glassbox", |mut body, id| {
+        body["stream"] = Value::Bool(true);
+        responses_events(&body, id).unwrap_or_default().into_iter().map(|(_, data)| data).collect()
+    })
+}
+
+/// A WebSocket route on `path` answering each `response.create` message with the events
+/// `reply` makes of it and a fresh id (`{prefix}_<n>`); other messages get no answer.
+fn on_response_create(
+    fake: FakeProvider,
+    path: &str,
+    prefix: &'static str,
+    reply: impl Fn(Value, &str) -> Vec<Value> + Send + Sync + 'static,
+) -> FakeProvider {
+    let n = AtomicUsize::new(0);
+    fake.websocket(path, move |message| {
+        let Ok(event) = serde_json::from_str::<Value>(message) else { return Vec::new() };
+        if event["type"] != "response.create" {
             return Vec::new();
         }
-        let id = format!("resp_glassbox_{}", n.fetch_add(1, Ordering::Relaxed) + 1);
-        let mut body = body;
-        body["stream"] = Value::Bool(true);
-        let events = responses_events(&body, &id).unwrap_or_default();
-        events.into_iter().map(|(_, data)| data.to_string()).collect()
+        let id = format!("{prefix}_{}", n.fetch_add(1, Ordering::Relaxed) + 1);
+        reply(event, &id).iter().map(Value::to_string).collect()
     })
 }
 
@@ -136,17 +147,11 @@ pub const REALTIME_USAGE: (u64, u64) = (120, 30);
 /// Adds OpenAI's Realtime API (`GET /v1/realtime`, a WebSocket): each `response.create`
 /// is answered with a text reply's events, ending with `response.done` and its usage.
 pub fn realtime_websocket(fake: FakeProvider) -> FakeProvider {
-    let n = Arc::new(AtomicUsize::new(0));
-    fake.websocket("/v1/realtime", move |message| {
-        let Ok(event) = serde_json::from_str::<Value>(message) else { return Vec::new() };
-        if event["type"] != "response.create" {
-            return Vec::new();
-        }
-        let id = format!("resp_rt_{}", n.fetch_add(1, Ordering::Relaxed) + 1);
+    on_response_create(fake, "/v1/realtime", "resp_rt", |_, id| {
         let (input, output) = REALTIME_USAGE;
         let item = json!({"id": format!("item_{id}"), "type": "message", "role": "assistant",
             "content": [{"type": "output_text", "text": REPLY}]});
-        [
+        vec![
             json!({"type": "response.created", "response": {"id": id, "object": "realtime.response", "status": "in_progress", "output": []}}),
             json!({"type": "response.output_text.delta", "response_id": id, "item_id": format!("item_{id}"), "delta": REPLY}),
             json!({"type": "response.done", "response": {"id": id, "object": "realtime.response", "status": "completed",
@@ -155,9 +160,6 @@ pub fn realtime_websocket(fake: FakeProvider) -> FakeProvider {
                     "input_token_details": {"cached_tokens": 0, "text_tokens": input, "audio_tokens": 0},
                     "output_token_details": {"text_tokens": output, "audio_tokens": 0}}}}),
         ]
-        .iter()
-        .map(Value::to_string)
-        .collect()
     })
 }
 
